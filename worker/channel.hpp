@@ -2,6 +2,7 @@
 // nothing here may include postgres.h.
 #pragma once
 
+#include <csignal>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -40,6 +41,11 @@ struct DeliveryResult {
     std::string reason;           // for people: why it failed or is retried
     bool reached_network = false; // whether this try counts as an attempt
     int64_t defer_ms = 0;         // for Verdict::deferred
+    bool configuration = false;   // a problem for the DBA (logged once per batch)
 };
+
+// Set by the worker's SIGTERM handler: senders check it from their transfer
+// callbacks, abort what is in flight and return at once.
+inline volatile std::sig_atomic_t stop_requested = 0;
 
 } // namespace mis

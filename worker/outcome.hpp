@@ -1,0 +1,29 @@
+// Checking a batch's results before they are recorded. Pure C++: no postgres.h.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "channel.hpp"
+
+namespace mis {
+
+// The word messaging._record_deliveries expects for a verdict.
+const char *verdict_name(Verdict verdict);
+
+// Returns exactly one result per claimed delivery, in claim order: results for
+// deliveries not claimed are dropped, a second result for one is ignored, and a
+// delivery the sender gave no result for is retried. When the dispatcher is
+// stopping, retries (tries cut short by the stop) are queued again at once
+// without using a try.
+std::vector<DeliveryResult> reconcile_results(const std::vector<int64_t> &claimed,
+                                              std::vector<DeliveryResult> results, bool stopping);
+
+// The distinct reasons of configuration failures, each with how many
+// deliveries it failed, in order of first appearance.
+std::vector<std::pair<std::string, int>>
+configuration_problems(const std::vector<DeliveryResult> &results);
+
+} // namespace mis
