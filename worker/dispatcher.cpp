@@ -129,6 +129,7 @@ void commit_transaction() {
         SPI_finish();
         PopActiveSnapshot();
         CommitTransactionCommand();
+        pgstat_report_stat(false);
         pgstat_report_activity(STATE_IDLE, nullptr);
         MemoryContextSwitchTo(loop_context);
     });

@@ -150,7 +150,9 @@ RETURNS bigint
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT greatest(0, ceil(extract(epoch FROM min(next_attempt_at) - now()) * 1000))::bigint
+    SELECT CASE WHEN min(next_attempt_at) IS NOT NULL
+                THEN greatest(0, ceil(extract(epoch FROM min(next_attempt_at) - now()) * 1000))
+           END::bigint
     FROM messaging.delivery
     WHERE status = 'not_started'
 $$;
