@@ -30,6 +30,7 @@ struct WorkerState {
     int64 sent_total;
     int64 failed_total;
     char last_error[last_error_size];
+    bool dispatcher_exited_cleanly; // the last dispatcher stopped with exit code 0
 
     // Set while a DROP DATABASE (or rename) of the served database runs, so
     // that the launcher does not start a dispatcher that would block it.

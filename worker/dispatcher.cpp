@@ -13,6 +13,7 @@ extern "C" {
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
+#include "storage/procsignal.h"
 #include "storage/latch.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -96,9 +97,10 @@ bool take_dispatcher_slot(const char *database) {
 }
 
 // Clears the dispatcher's place when the process exits.
-void forget_dispatcher(int, Datum) {
-    with_state([](mis::WorkerState &state) {
+void forget_dispatcher(int code, Datum) {
+    with_state([&](mis::WorkerState &state) {
         if (state.dispatcher_pid == MyProcPid) {
+            state.dispatcher_exited_cleanly = code == 0;
             state.dispatcher_pid = 0;
             state.dispatcher_latch = nullptr;
             state.in_flight = 0;
@@ -586,6 +588,11 @@ void run_dispatcher() {
                            PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
         woken = (rc & WL_LATCH_SET) != 0;
+
+        // DROP DATABASE of another database waits until every process has
+        // absorbed its barrier.
+        if (ProcSignalBarrierPending)
+            mis::pg_call([]() { ProcessProcSignalBarrier(); });
     }
 }
 

@@ -16,6 +16,7 @@ extern "C" {
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
+#include "storage/procsignal.h"
 #include "storage/latch.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
@@ -35,7 +36,7 @@ namespace {
 
 // How long to wait before looking for a missing database again.
 constexpr long database_check_ms = 10000;
-// A dispatcher that stopped sooner than this after its start is started again
+// A dispatcher that failed sooner than this after its start is started again
 // only after this long, so that a persistent failure cannot become a loop.
 constexpr long restart_backoff_ms = 10000;
 // A DROP DATABASE cannot take longer than this to release the database; past
@@ -129,8 +130,13 @@ long launcher_step(BackgroundWorkerHandle **handle, TimestampTz *started_at,
             return -1;
         pfree(*handle);
         *handle = nullptr;
-        bool quick_stop = !TimestampDifferenceExceeds(*started_at, now, restart_backoff_ms);
-        *restart_at = quick_stop ? TimestampTzPlusMilliseconds(now, restart_backoff_ms) : now;
+        mis::WorkerState *state = mis::worker_state();
+        SpinLockAcquire(&state->mutex);
+        bool clean = state->dispatcher_exited_cleanly;
+        SpinLockRelease(&state->mutex);
+        bool quick_failure =
+            !clean && !TimestampDifferenceExceeds(*started_at, now, restart_backoff_ms);
+        *restart_at = quick_failure ? TimestampTzPlusMilliseconds(now, restart_backoff_ms) : now;
     }
 
     if (database_busy())
@@ -152,6 +158,10 @@ long launcher_step(BackgroundWorkerHandle **handle, TimestampTz *started_at,
     }
     *said_waiting = false;
 
+    mis::WorkerState *state = mis::worker_state();
+    SpinLockAcquire(&state->mutex);
+    state->dispatcher_exited_cleanly = false; // until it says otherwise
+    SpinLockRelease(&state->mutex);
     *handle = start_dispatcher(database);
     *started_at = now;
     if (*handle == nullptr) {
@@ -206,6 +216,10 @@ void mis_launcher_main(Datum) {
         int events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (timeout >= 0 ? WL_TIMEOUT : 0);
         (void) WaitLatch(MyLatch, events, timeout, PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
+
+        // DROP DATABASE waits until every process has absorbed its barrier.
+        if (ProcSignalBarrierPending)
+            ProcessProcSignalBarrier();
     }
 
     // Stopped on its own (not at shutdown, where every worker gets SIGTERM):
