@@ -103,7 +103,7 @@ AS $$
             next_attempt_at = CASE
                 WHEN o.outcome = 'deferred'
                     THEN now() + make_interval(secs => greatest(o.defer_ms, 0) / 1000.0)
-                WHEN o.outcome = 'retry'
+                WHEN o.outcome = 'retry' AND o.attempts < max_attempts
                     THEN now() + make_interval(secs => retry_delay_ms / 1000.0
                                                * power(2, least(greatest(o.attempts, 1) - 1, 30)))
                 ELSE d.next_attempt_at
