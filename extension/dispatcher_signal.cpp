@@ -100,6 +100,10 @@ void utility_hook(PlannedStmt *pstmt, const char *query_string, bool read_only_t
     } else if (IsA(statement, CreateExtensionStmt)) {
         if (std::strcmp(castNode(CreateExtensionStmt, statement)->extname, "mis_messaging") == 0)
             wake_dispatcher_pending = true;
+    } else if (IsA(statement, DropStmt)) {
+        // After DROP EXTENSION the dispatcher goes back to waiting for it.
+        if (castNode(DropStmt, statement)->removeType == OBJECT_EXTENSION)
+            wake_dispatcher_pending = true;
     }
 
     if (previous_utility_hook)
