@@ -39,6 +39,9 @@ constexpr long database_check_ms = 10000;
 // A dispatcher that failed sooner than this after its start is started again
 // only after this long, so that a persistent failure cannot become a loop.
 constexpr long restart_backoff_ms = 10000;
+// How often to look whether a dispatcher started by an earlier launcher has
+// stopped (the postmaster tells only the launcher that started it).
+constexpr long orphan_check_ms = 5000;
 // A DROP DATABASE cannot take longer than this to release the database; past
 // it the launcher assumes the dropping backend went away.
 constexpr long busy_limit_ms = 60000;
@@ -144,7 +147,7 @@ long launcher_step(BackgroundWorkerHandle **handle, TimestampTz *started_at,
     if (now < *restart_at)
         return TimestampDifferenceMilliseconds(now, *restart_at) + 1;
     if (dispatcher_alive())
-        return 1000;
+        return orphan_check_ms;
 
     Oid database = find_database();
     if (!OidIsValid(database)) {
@@ -179,7 +182,7 @@ void mis::register_launcher() {
     BackgroundWorker worker = {};
     worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
     worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-    worker.bgw_restart_time = 10;
+    worker.bgw_restart_time = 5;
     snprintf(worker.bgw_library_name, BGW_MAXLEN, "mis_messaging");
     snprintf(worker.bgw_function_name, BGW_MAXLEN, "mis_launcher_main");
     snprintf(worker.bgw_name, BGW_MAXLEN, "mis_messaging launcher");
@@ -222,9 +225,8 @@ void mis_launcher_main(Datum) {
             ProcessProcSignalBarrier();
     }
 
-    // Stopped on its own (not at shutdown, where every worker gets SIGTERM):
-    // take the dispatcher along, so that a new launcher starts from scratch.
-    if (handle != nullptr)
-        TerminateBackgroundWorker(handle);
-    proc_exit(0);
+    // A dispatcher left running keeps dispatching: at shutdown it gets its own
+    // SIGTERM, and otherwise the next launcher finds it and waits for it to stop.
+    // Exit code 1 has the postmaster start a new launcher (0 would retire it).
+    proc_exit(1);
 }

@@ -311,6 +311,20 @@ def test_sigterm_stops_the_dispatcher_and_the_launcher_starts_another(cluster, d
     conn.close()
 
 
+def test_a_stopped_launcher_is_restarted_and_leaves_the_dispatcher_running(cluster, db):
+    launcher = one(db, "SELECT pid FROM pg_stat_activity WHERE backend_type = %s", (LAUNCHER,))
+    pid = dispatcher_pid(db)
+    assert one(db, "SELECT pg_terminate_backend(%s)", (launcher,)) is True
+    dispatch = queue(db, "alert", [1])
+    wait_for(lambda: settled(db, dispatch), 2)
+    wait_for(lambda: one(db, "SELECT pid FROM pg_stat_activity WHERE backend_type = %s",
+                         (LAUNCHER,)) not in (None, launcher), 10, step=0.1)
+    time.sleep(0.5)
+    assert dispatcher_pid(db) == pid
+    assert one(db, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = %s",
+               (DISPATCHER,)) == 1
+
+
 def test_sigkill_mid_batch_leaves_nothing_processing(cluster, db):
     # A batch the dispatcher had claimed when it was killed.
     dispatch = queue(db, "alert", [1, 2], status="processing")
