@@ -55,11 +55,14 @@ constexpr long error_backoff_max_ms = 60000;
 // Allocations of one turn of the loop; reset after every turn.
 MemoryContext loop_context = nullptr;
 
+// Set by SIGTERM; the senders abort their network transfers when it is.
+volatile sig_atomic_t stop_senders = 0;
+
 // SIGTERM: stop after the current step, and cut network transfers short.
 void handle_sigterm(SIGNAL_ARGS) {
     int saved_errno = errno;
     ShutdownRequestPending = true;
-    mis::stop_requested = 1;
+    stop_senders = 1;
     SetLatch(MyLatch);
     errno = saved_errno;
 }
@@ -284,9 +287,9 @@ private:
     void record(const Batch &batch, const std::vector<mis::DeliveryResult> &results);
     void log_configuration_problems(const std::vector<std::pair<std::string, int>> &problems);
 
-    std::unique_ptr<mis::ChannelSender> wecom_;
-    std::unique_ptr<mis::ChannelSender> smtp_;
-    std::unique_ptr<mis::ChannelSender> alert_;
+    std::unique_ptr<mis::BatchSender> wecom_;
+    std::unique_ptr<mis::BatchSender> smtp_;
+    std::unique_ptr<mis::BatchSender> alert_;
     Oid extension_ = InvalidOid;
     bool requeue_needed_ = true;
     bool said_waiting_ = false;
@@ -432,10 +435,11 @@ void Dispatcher::read_messages(Batch &batch) {
 
 // Reads the network parameters and the settings of the channels the batch uses.
 void Dispatcher::read_settings(Batch &batch) {
-    mis::NetworkSettings &network = batch.settings.network;
-    network.max_connections = mis::settings::max_connections;
-    network.request_timeout_ms = mis::settings::request_timeout;
-    network.ca_file = mis::settings::ca_file != nullptr ? mis::settings::ca_file : "";
+    mis::TransportSettings &transport = batch.settings.transport;
+    transport.max_connections = mis::settings::max_connections;
+    transport.request_timeout_ms = mis::settings::request_timeout;
+    transport.ca_file = mis::settings::ca_file != nullptr ? mis::settings::ca_file : "";
+    transport.stop = &stop_senders;
 
     if (!batch.wechat.empty() &&
         execute("SELECT corp_id, agent_id, secret, api_base FROM messaging.wecom_config", 0,
@@ -461,9 +465,9 @@ void Dispatcher::read_settings(Batch &batch) {
 // Sends the batch over each channel, outside any transaction.
 std::vector<mis::DeliveryResult> Dispatcher::send(const Batch &batch) {
     std::vector<mis::DeliveryResult> results;
-    auto send_over = [&](mis::ChannelSender &sender, const std::vector<mis::Outgoing> &list,
+    auto send_over = [&](mis::BatchSender &sender, const std::vector<mis::Outgoing> &list,
                          const char *channel) {
-        if (list.empty() || mis::stop_requested)
+        if (list.empty() || stop_senders)
             return;
         try {
             std::vector<mis::DeliveryResult> sent =
@@ -477,7 +481,7 @@ std::vector<mis::DeliveryResult> Dispatcher::send(const Batch &batch) {
     send_over(*alert_, batch.alert, "alert");
     send_over(*wecom_, batch.wechat, "WeChat");
     send_over(*smtp_, batch.email, "email");
-    return mis::reconcile_results(batch.sending, std::move(results), mis::stop_requested != 0);
+    return mis::reconcile_results(batch.sending, std::move(results), stop_senders != 0);
 }
 
 // Records the results in one transaction; if the extension was dropped in the

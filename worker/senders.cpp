@@ -3,7 +3,7 @@
 
 namespace {
 
-class AlertSender : public mis::ChannelSender {
+class AlertSender : public mis::BatchSender {
 public:
     std::vector<mis::DeliveryResult> send(const mis::ChannelSettings &,
                                           const std::vector<mis::MessageText> &,
@@ -22,7 +22,7 @@ public:
 };
 
 // Fails every delivery of a channel this build cannot send over yet.
-class UnavailableSender : public mis::ChannelSender {
+class UnavailableSender : public mis::BatchSender {
 public:
     explicit UnavailableSender(std::string reason) : reason_(std::move(reason)) {}
 
@@ -48,14 +48,14 @@ private:
 } // namespace
 
 // TODO: plug in the WeCom and SMTP senders once they exist.
-std::unique_ptr<mis::ChannelSender> mis::make_wecom_sender() {
+std::unique_ptr<mis::BatchSender> mis::make_wecom_sender() {
     return std::make_unique<UnavailableSender>("this build cannot send over WeChat");
 }
 
-std::unique_ptr<mis::ChannelSender> mis::make_smtp_sender() {
+std::unique_ptr<mis::BatchSender> mis::make_smtp_sender() {
     return std::make_unique<UnavailableSender>("this build cannot send email");
 }
 
-std::unique_ptr<mis::ChannelSender> mis::make_alert_sender() {
+std::unique_ptr<mis::BatchSender> mis::make_alert_sender() {
     return std::make_unique<AlertSender>();
 }
