@@ -1,6 +1,12 @@
 // The senders the dispatcher uses for each channel.
 #include "sender.hpp"
 
+#if __has_include("wecom_sender.hpp") && __has_include("smtp_sender.hpp")
+#include "smtp_sender.hpp"
+#include "wecom_sender.hpp"
+#define MIS_HAVE_NETWORK_SENDERS 1
+#endif
+
 namespace {
 
 class AlertSender : public mis::BatchSender {
@@ -47,7 +53,38 @@ private:
 
 } // namespace
 
-// TODO: plug in the WeCom and SMTP senders once they exist.
+#ifdef MIS_HAVE_NETWORK_SENDERS
+
+namespace {
+
+// Hands a channel sender the batch's settings, then the batch.
+template <typename Sender, typename Settings, Settings mis::ChannelSettings::*channel>
+class Configured : public mis::BatchSender {
+public:
+    std::vector<mis::DeliveryResult> send(const mis::ChannelSettings &settings,
+                                          const std::vector<mis::MessageText> &messages,
+                                          const std::vector<mis::Outgoing> &deliveries) override {
+        sender_.configure(settings.*channel, settings.transport);
+        return sender_.send(messages, deliveries);
+    }
+
+private:
+    Sender sender_;
+};
+
+} // namespace
+
+std::unique_ptr<mis::BatchSender> mis::make_wecom_sender() {
+    return std::make_unique<Configured<WecomSender, WecomSettings, &ChannelSettings::wecom>>();
+}
+
+std::unique_ptr<mis::BatchSender> mis::make_smtp_sender() {
+    return std::make_unique<Configured<SmtpSender, SmtpSettings, &ChannelSettings::smtp>>();
+}
+
+#else
+
+// TODO: remove once the WeCom and SMTP senders are part of every build.
 std::unique_ptr<mis::BatchSender> mis::make_wecom_sender() {
     return std::make_unique<UnavailableSender>("this build cannot send over WeChat");
 }
@@ -55,6 +92,8 @@ std::unique_ptr<mis::BatchSender> mis::make_wecom_sender() {
 std::unique_ptr<mis::BatchSender> mis::make_smtp_sender() {
     return std::make_unique<UnavailableSender>("this build cannot send email");
 }
+
+#endif
 
 std::unique_ptr<mis::BatchSender> mis::make_alert_sender() {
     return std::make_unique<AlertSender>();
