@@ -24,6 +24,13 @@ $$;
 -- Integrity of the directory
 -- ---------------------------------------------------------------------------
 
+-- A kind of person as said in a sentence: "a pupil", "a contact", "staff".
+CREATE FUNCTION messaging._kind_phrase(kind messaging.person_kind) RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE WHEN $1 = 'staff' THEN 'staff' ELSE 'a ' || $1::text END
+$$;
+
 -- Stores an empty or blank email or WeCom user id as NULL: none recorded.
 CREATE FUNCTION messaging._person_blank_to_null() RETURNS trigger
 LANGUAGE plpgsql
@@ -62,8 +69,9 @@ BEGIN
     LIMIT 1;
 
     IF FOUND THEN
-        RAISE EXCEPTION 'person % is a %, but group % is a % group',
-                bad.person_id, bad.person_kind, bad.group_id, bad.group_kind
+        RAISE EXCEPTION 'person % is %, but group % is a % group',
+                bad.person_id, messaging._kind_phrase(bad.person_kind), bad.group_id,
+                bad.group_kind
             USING ERRCODE = 'check_violation',
                   DETAIL = 'A group''s members are all of the group''s kind.';
     END IF;
@@ -133,8 +141,9 @@ BEGIN
     WHERE g.kind <> n.kind
     LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'person % cannot become a %: they are a member of % group %',
-                bad.person_id, bad.person_kind, bad.group_kind, bad.group_id
+        RAISE EXCEPTION 'person % cannot become %: they are a member of % group %',
+                bad.person_id, messaging._kind_phrase(bad.person_kind), bad.group_kind,
+                bad.group_id
             USING ERRCODE = 'check_violation',
                   HINT = 'Remove them from the group first.';
     END IF;
@@ -149,8 +158,8 @@ BEGIN
            AND EXISTS (SELECT FROM messaging.relationship r WHERE r.contact_id = n.person_id))
     LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'person % cannot become a %: they have relationships',
-                bad.person_id, bad.person_kind
+        RAISE EXCEPTION 'person % cannot become %: they have relationships',
+                bad.person_id, messaging._kind_phrase(bad.person_kind)
             USING ERRCODE = 'check_violation',
                   DETAIL = 'A relationship joins a pupil to a contact.',
                   HINT = 'Remove their relationships first.';
@@ -180,8 +189,9 @@ BEGIN
     WHERE p.kind <> n.kind
     LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'group % cannot become a % group: person % is a member and a %',
-                bad.group_id, bad.group_kind, bad.person_id, bad.person_kind
+        RAISE EXCEPTION 'group % cannot become a % group: its member % is %',
+                bad.group_id, bad.group_kind, bad.person_id,
+                messaging._kind_phrase(bad.person_kind)
             USING ERRCODE = 'check_violation',
                   HINT = 'Remove the members of the other kind first.';
     END IF;
@@ -449,6 +459,9 @@ AS $$
 #variable_conflict use_column
 DECLARE
     words text[];
+    search_word text;
+    matches int;
+    fewest int;
     narrowing text;
 BEGIN
     PERFORM messaging._sender();
@@ -462,9 +475,18 @@ BEGIN
         RETURN;
     END IF;
 
-    -- The longest word is likely the rarest: it finds the candidates, whom
-    -- the other words then filter.
-    SELECT w INTO narrowing FROM unnest(words) AS w ORDER BY length(w) DESC, w LIMIT 1;
+    -- The rarest word finds the candidates, whom the other words then filter.
+    -- Counting stops at 1,000 matches, so that a common word costs little.
+    FOREACH search_word IN ARRAY words LOOP
+        SELECT count(*) INTO matches
+        FROM (SELECT FROM messaging.person_word pw
+              WHERE pw.kind = $1 AND pw.word >= search_word AND pw.word < search_word || chr(1114111)
+              LIMIT 1000) m;
+        IF narrowing IS NULL OR matches < fewest THEN
+            narrowing := search_word;
+            fewest := matches;
+        END IF;
+    END LOOP;
 
     RETURN QUERY EXECUTE $q$
         SELECT r.*
