@@ -480,7 +480,8 @@ BEGIN
     FOREACH search_word IN ARRAY words LOOP
         SELECT count(*) INTO matches
         FROM (SELECT FROM messaging.person_word pw
-              WHERE pw.kind = $1 AND pw.word >= search_word AND pw.word < search_word || chr(1114111)
+              WHERE pw.kind = $1
+                AND pw.word >= search_word AND pw.word < search_word || chr(1114111)
               LIMIT 1000) m;
         IF narrowing IS NULL OR matches < fewest THEN
             narrowing := search_word;

@@ -36,12 +36,14 @@ SELECT is((SELECT count(DISTINCT message_id)::int FROM trip), 1, 'both rows are 
 SELECT results_eq(
     $$SELECT subject, body, sent_by, request_key FROM messaging.message
       WHERE message_id = (SELECT message_id FROM trip LIMIT 1)$$,
-    $$VALUES ('Trip'::text, 'Coaches leave at 8.'::text, (session_user::text COLLATE "default"), NULL::text)$$,
+    $$VALUES ('Trip'::text, 'Coaches leave at 8.'::text, session_user::text COLLATE "default",
+              NULL::text)$$,
     'the message is stored with the session user as its sender');
 SELECT results_eq(
     $$SELECT dispatch_id, channel::text, sent_by, recipients, flagged FROM messaging.dispatch
       WHERE message_id = (SELECT message_id FROM trip LIMIT 1) ORDER BY dispatch_id$$,
-    $$SELECT dispatch_id, channel::text, (session_user::text COLLATE "default"), recipients, flagged FROM trip$$,
+    $$SELECT dispatch_id, channel::text, session_user::text COLLATE "default", recipients, flagged
+      FROM trip$$,
     'each returned row is a dispatch of the message');
 SELECT results_eq(
     $$SELECT * FROM pg_temp.deliveries((SELECT message_id FROM trip LIMIT 1), 'wechat')$$,
@@ -80,9 +82,11 @@ SELECT is((SELECT subject FROM messaging.message ORDER BY message_id DESC LIMIT 
 -- ---------------------------------------------------------------------------
 -- Lengths are counted in characters
 -- ---------------------------------------------------------------------------
-SELECT lives_ok($$SELECT messaging.send(repeat('好', 100), repeat('好', 600), '{101}', '{email}')$$,
+SELECT lives_ok(
+    $$SELECT messaging.send(repeat('好', 100), repeat('好', 600), '{101}', '{email}')$$,
     '100 Chinese characters of subject and 600 of body are allowed');
-SELECT lives_ok($$SELECT messaging.send(repeat('😀', 100), repeat('😀', 600), '{101}', '{email}')$$,
+SELECT lives_ok(
+    $$SELECT messaging.send(repeat('😀', 100), repeat('😀', 600), '{101}', '{email}')$$,
     '100 and 600 emoji are allowed');
 SELECT is((SELECT length(body) FROM messaging.message ORDER BY message_id DESC LIMIT 1), 600,
     'the body is stored whole');
