@@ -489,19 +489,37 @@ BEGIN
         END IF;
     END LOOP;
 
-    RETURN QUERY EXECUTE $q$
-        SELECT r.*
-        FROM (SELECT DISTINCT pw.person_id
-              FROM messaging.person_word pw
-              WHERE pw.kind = $1 AND pw.word >= $2 AND pw.word < $2 || chr(1114111)) c
-        JOIN messaging._recipients r ON r.person_id = c.person_id
-        WHERE NOT EXISTS (
-            SELECT FROM unnest($3) AS w
+    IF fewest < 1000 OR cardinality(words) = 1 THEN
+        RETURN QUERY EXECUTE $q$
+            SELECT r.*
+            FROM (SELECT DISTINCT pw.person_id
+                  FROM messaging.person_word pw
+                  WHERE pw.kind = $1 AND pw.word >= $2 AND pw.word < $2 || chr(1114111)) c
+            JOIN messaging._recipients r ON r.person_id = c.person_id
             WHERE NOT EXISTS (
-                SELECT FROM messaging.person_word x
-                WHERE x.person_id = c.person_id AND x.word >= w AND x.word < w || chr(1114111)))
+                SELECT FROM unnest($3) AS w
+                WHERE NOT EXISTS (
+                    SELECT FROM messaging.person_word x
+                    WHERE x.person_id = c.person_id
+                      AND x.word >= w AND x.word < w || chr(1114111)))
+            ORDER BY r.display_name, r.person_id
+        $q$ USING $1, narrowing, array_remove(words, narrowing);
+        RETURN;
+    END IF;
+
+    -- Every word is common: intersecting the index ranges is cheaper than
+    -- checking each candidate.
+    RETURN QUERY EXECUTE format($q$
+        SELECT r.*
+        FROM (%s) c
+        JOIN messaging._recipients r ON r.person_id = c.person_id
         ORDER BY r.display_name, r.person_id
-    $q$ USING $1, narrowing, array_remove(words, narrowing);
+    $q$, (SELECT string_agg(format(
+              'SELECT pw.person_id FROM messaging.person_word pw WHERE pw.kind = $1'
+              ' AND pw.word >= $2[%1$s] AND pw.word < $2[%1$s] || chr(1114111)', i),
+              ' INTERSECT ')
+          FROM generate_subscripts(words, 1) AS i))
+    USING $1, words;
 END
 $$;
 

@@ -2,7 +2,7 @@
 -- relationships and associates, and who may call them.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(53);
+SELECT plan(56);
 \ir fixtures/school.sql
 
 -- group_types
@@ -99,6 +99,19 @@ SELECT results_eq($$SELECT person_id FROM messaging.search_by_name('contact', 's
     ARRAY[202::bigint, 204, 201], 'the family name finds a contact whose display name lacks it');
 SELECT throws_ok($$SELECT * FROM messaging.search_by_name(NULL, 'smith')$$, '22023',
     'kind must not be null', 'search_by_name needs a kind');
+
+-- When every search word is common, the matches are intersected instead.
+INSERT INTO messaging.person (person_id, kind, display_name)
+SELECT 10000 + i, 'pupil', CASE WHEN i % 2 = 0 THEN 'Many Twin' ELSE 'Many Twins' END
+FROM generate_series(1, 2100) AS i;
+SELECT is((SELECT count(*)::int FROM messaging.search_by_name('pupil', 'twins many')), 1050,
+    'two common words find the people who have both');
+SELECT results_eq(
+    $$SELECT person_id FROM messaging.search_by_name('pupil', 'many twin') LIMIT 3$$,
+    ARRAY[10002::bigint, 10004, 10006], 'common words return results by display name, then id');
+SELECT is((SELECT count(*)::int FROM messaging.search_by_name('pupil', 'many twins 1')), 0,
+    'a rare word among common ones still has to match');
+DELETE FROM messaging.person WHERE person_id > 10000;
 
 -- relationship_types
 SELECT results_eq($$SELECT * FROM messaging.relationship_types('{101, 102}')$$,
