@@ -230,7 +230,7 @@ std::vector<int64_t> check_recipients(const mis::SendRequest &request, bool *any
             ERRCODE_INVALID_PARAMETER_VALUE,
             std::string(unknown.size() == 1 ? "unknown person id: " : "unknown person ids: ") +
                 mis::list_ids(unknown),
-            "recipients names people who are not in the directory.");
+            "Every id in recipients must be a person in the directory.");
     }
     return pupils;
 }

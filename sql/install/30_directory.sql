@@ -375,7 +375,7 @@ BEGIN
                 CASE WHEN cardinality(unknown) = 1 THEN 'id' ELSE 'ids' END,
                 array_to_string(unknown, ', ')
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('%s names people who are not in the directory.', name);
+                  DETAIL = format('Every id in %s must be a person in the directory.', name);
     END IF;
 END
 $$;
