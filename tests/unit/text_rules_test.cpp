@@ -191,3 +191,25 @@ TEST(ListIds, LongListsAreShortened) {
     EXPECT_EQ(mis::list_ids({1, 2}), "1, 2");
     EXPECT_EQ(mis::list_ids({1, 2, 3, 4}, 2), "1, 2 and 2 more");
 }
+
+TEST(CodePoints, MalformedBytesCountOnce) {
+    EXPECT_EQ(mis::code_points("\xff"), 1u);
+    EXPECT_EQ(mis::code_points("a\xe5\xa5"), 3u);
+}
+
+TEST(Channels, LabelsRoundTrip) {
+    for (mis::Channel channel : {mis::Channel::wechat, mis::Channel::email, mis::Channel::alert})
+        EXPECT_EQ(mis::parse_channel(mis::channel_label(channel)), channel);
+    EXPECT_FALSE(mis::parse_channel("sms").has_value());
+}
+
+TEST(CheckSend, AlertSortsLastAndFiltersKeepGivenOrderSorted) {
+    SendArguments arguments = valid_arguments();
+    arguments.channels = std::vector<std::optional<std::string>>{"alert", "email"};
+    arguments.relationships = std::vector<std::optional<std::string>>{"mother", "father", "mother"};
+    SendRequest request = mis::check_send(arguments);
+    EXPECT_EQ(request.channels,
+              (std::vector<mis::Channel>{mis::Channel::email, mis::Channel::alert}));
+    EXPECT_EQ(request.relationships, (std::vector<std::string>{"father", "mother"}));
+    EXPECT_TRUE(request.associations);
+}
