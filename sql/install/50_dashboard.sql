@@ -67,22 +67,20 @@ BEGIN
             ORDER BY o.dispatch_id;
 
     ELSE
-        -- Only rows whose status, run or dispatch changed count: each leaves its old
-        -- (dispatch, status) and joins its new one.
+        -- Each row's old version counts -1 and its new one +1; a row whose dispatch,
+        -- status and run did not change cancels out and is dropped. Grouping rather
+        -- than joining the two transition tables keeps this linear in the batch size
+        -- whatever plan is cached.
         OPEN changes FOR
-            WITH changed AS (
-                SELECT o.dispatch_id AS old_dispatch_id, o.status AS old_status,
-                       n.dispatch_id AS new_dispatch_id, n.status AS new_status
-                FROM old_deliveries o
-                JOIN new_deliveries n ON n.delivery_id = o.delivery_id
-                WHERE o.status IS DISTINCT FROM n.status
-                   OR o.run IS DISTINCT FROM n.run
-                   OR o.dispatch_id IS DISTINCT FROM n.dispatch_id
-            ), moves AS (
-                SELECT new_dispatch_id AS dispatch_id, new_status AS status, 1 AS n
-                FROM changed
-                UNION ALL
-                SELECT old_dispatch_id, old_status, -1 FROM changed
+            WITH moves AS (
+                SELECT v.dispatch_id, v.status, sum(v.n) AS n
+                FROM (SELECT nd.delivery_id, nd.dispatch_id, nd.status, nd.run, 1 AS n
+                      FROM new_deliveries nd
+                      UNION ALL
+                      SELECT od.delivery_id, od.dispatch_id, od.status, od.run, -1
+                      FROM old_deliveries od) v
+                GROUP BY v.delivery_id, v.dispatch_id, v.status, v.run
+                HAVING sum(v.n) <> 0
             )
             SELECT m.dispatch_id,
                    sum(m.n) AS messages,

@@ -113,7 +113,8 @@ BEGIN
     IF relay !~* '^smtps?://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?(/[^[:space:]/]*)?$' THEN
         RAISE EXCEPTION 'url must be an smtp:// or smtps:// URL'
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The URL needs a host name and may give a port, as in smtps://mail.example.org:465.';
+                  DETAIL = 'The URL needs a host name and may give a port, as in '
+                           'smtps://mail.example.org:465.';
     END IF;
 
     sender := btrim(mail_from);
@@ -135,7 +136,8 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    INSERT INTO messaging.smtp_config AS c (url, mail_from, username, password, starttls, updated_at)
+    INSERT INTO messaging.smtp_config AS c
+        (url, mail_from, username, password, starttls, updated_at)
     VALUES (relay, sender, login, secret, starttls, now())
     ON CONFLICT (only_row) DO UPDATE
         SET url = excluded.url,

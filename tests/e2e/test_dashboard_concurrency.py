@@ -157,7 +157,8 @@ def test_rerun_waits_for_a_worker_transaction_and_counts_its_failures(db):
     watcher = connect(db)
     try:
         with worker.cursor() as cur:
-            cur.execute("UPDATE messaging.delivery SET status = 'processing' WHERE dispatch_id = 1")
+            cur.execute("UPDATE messaging.delivery SET status = 'processing'"
+                        " WHERE dispatch_id = 1")
         worker.commit()
         # The worker records results in two statements of one transaction...
         with worker.cursor() as cur:

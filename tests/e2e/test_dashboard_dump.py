@@ -157,7 +157,8 @@ def test_dump_and_restore_keeps_everything(databases, restore):
         assert message_id == 4
 
         # The counter triggers work in the restored database.
-        query(conn, "UPDATE messaging.delivery SET status = 'complete' WHERE status = 'not_started'")
+        query(conn, "UPDATE messaging.delivery SET status = 'complete'"
+                    " WHERE status = 'not_started'")
         assert not counters_match_deliveries(conn)
         assert query(conn, "SELECT sum(not_started)::int FROM messaging.dispatch") == [(0,)]
 

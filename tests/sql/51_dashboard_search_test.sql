@@ -21,7 +21,8 @@ VALUES (1, 1, 'wechat', 'alice', '2026-02-27 09:00+08', '2026-02-28 10:00+08'),
        (6, 6, 'wechat', 'alice', '2026-03-03 00:00+08', '2026-03-03 00:00+08');
 -- Dispatches 2, 4 and 6 have a failure.
 INSERT INTO messaging.delivery (dispatch_id, person_id, status, error)
-SELECT d, p, CASE WHEN d % 2 = 0 AND p = 2 THEN 'failed' ELSE 'complete' END::messaging.delivery_status,
+SELECT d, p,
+       CASE WHEN d % 2 = 0 AND p = 2 THEN 'failed' ELSE 'complete' END::messaging.delivery_status,
        CASE WHEN d % 2 = 0 AND p = 2 THEN 'no email address recorded' END
 FROM generate_series(1, 6) d, generate_series(1, 2) p;
 
@@ -62,9 +63,11 @@ SELECT is(pg_temp.ids($$messaging.dashboard_search(created_from => '2026-03-02')
           '6,5 of 2', 'created_from alone');
 SELECT is(pg_temp.ids($$messaging.dashboard_search(updated_from => '2026-03-04')$$),
           ' of 0', 'a range with nothing in it returns no rows');
-SELECT is(pg_temp.ids($$messaging.dashboard_search('wechat', '2026-03-02', NULL, NULL, NULL, true)$$),
+SELECT is(pg_temp.ids($$messaging.dashboard_search('wechat', '2026-03-02', NULL, NULL, NULL,
+                                                   true)$$),
           '6,4 of 2', 'filters combine');
-SELECT is(pg_temp.ids($$messaging.dashboard_search(updated_to => '2026-03-01', created_from => '2026-02-28',
+SELECT is(pg_temp.ids($$messaging.dashboard_search(updated_to => '2026-03-01',
+                                                   created_from => '2026-02-28',
                                                    message_type => 'email', has_error => true)$$),
           '2 of 1', 'all filters at once');
 
@@ -108,11 +111,13 @@ SELECT results_eq(
     $$SELECT dispatch_id, message_id, channel::text, message_type, subject, sent_by,
              messages, not_started, processing, complete, failed, has_error
       FROM messaging.dashboard_search(page_size => 3)$$,
-    $$VALUES (6::bigint, 6::bigint, 'wechat', 'Weixin / WeChat', 'Notice 6', 'alice', 2, 0, 0, 1, 1, true),
+    $$VALUES (6::bigint, 6::bigint, 'wechat', 'Weixin / WeChat', 'Notice 6', 'alice',
+              2, 0, 0, 1, 1, true),
              (5, 5, 'email', 'Email', 'Notice 5', 'alice', 2, 0, 0, 2, 0, false),
              (4, 4, 'wechat', 'Weixin / WeChat', 'Notice 4', 'alice', 2, 0, 0, 1, 1, true)$$,
     'a search row carries the dispatch, its label, subject and counts');
-SELECT is((SELECT (created_at, updated_at)::text FROM messaging.dashboard_search() WHERE dispatch_id = 3),
+SELECT is((SELECT (created_at, updated_at)::text FROM messaging.dashboard_search()
+           WHERE dispatch_id = 3),
           ('2026-03-01 12:00+08'::timestamptz, '2026-03-01 23:59:59+08'::timestamptz)::text,
           'a search row carries created_at and updated_at');
 SELECT is((SELECT message_type FROM messaging.dashboard WHERE dispatch_id = 3), 'Alert',

@@ -72,7 +72,8 @@ SELECT throws_ok('UPDATE messaging.dispatch SET failed = 0', '42501', NULL,
 SELECT throws_ok('UPDATE messaging.delivery SET status = ''not_started''', '42501', NULL,
                  'a sender cannot requeue by hand');
 SELECT throws_ok('SELECT messaging.purge(''1 day'')', '42501', NULL, 'a sender cannot purge');
-SELECT throws_ok('SELECT * FROM messaging._dashboard_page(NULL, NULL, NULL, NULL, NULL, NULL, 1, 25)',
+SELECT throws_ok('SELECT * FROM messaging._dashboard_page(NULL, NULL, NULL, NULL, NULL, NULL,
+                                                          1, 25)',
                  '42501', NULL, 'the owner-rights internals are not callable');
 RESET SESSION AUTHORIZATION;
 
@@ -85,7 +86,8 @@ SELECT is((SELECT status::text FROM messaging.delivery WHERE delivery_id = 102),
 SET SESSION AUTHORIZATION t_bob;
 SELECT results_eq('SELECT dispatch_id FROM messaging.dashboard', 'VALUES (20::bigint)',
                   'the second sender sees his dispatch only');
-SELECT results_eq('SELECT dispatch_id, total_rows FROM messaging.dashboard_search(has_error => true)',
+SELECT results_eq('SELECT dispatch_id, total_rows
+                   FROM messaging.dashboard_search(has_error => true)',
                   'VALUES (20::bigint, 1::bigint)', 'the second sender''s search');
 SELECT results_eq('SELECT delivery_id FROM messaging.deliveries ORDER BY 1',
                   'VALUES (201::bigint), (202)', 'the second sender''s deliveries');

@@ -18,7 +18,8 @@ SELECT results_eq(
 
 -- An admin configures both channels.
 SET SESSION AUTHORIZATION t_admin;
-SELECT lives_ok($$SELECT messaging.configure_wecom('ww0123456789', 1000002, 'wecom-s3cret-value')$$,
+SELECT lives_ok($$SELECT messaging.configure_wecom('ww0123456789', 1000002,
+                                                   'wecom-s3cret-value')$$,
                 'an admin configures WeCom');
 SELECT lives_ok($$SELECT messaging.configure_smtp('smtps://mail.school.example:465',
                                                   'School Office <office@school.example>',
@@ -103,8 +104,10 @@ SELECT throws_ok($$SELECT messaging.configure_smtp('smtp://mail.example', 'Offic
 SELECT throws_ok($$SELECT messaging.configure_smtp('smtp://mail.example',
                                                    E'Office\r\nBcc: x@y.example <o@s.example>')$$,
                  '22023', NULL, 'a mail_from that would inject a header');
-SELECT throws_ok($$SELECT messaging.configure_smtp('smtp://mail.example', 'o@s.example', 'office')$$,
-                 '22023', 'username and password must be given together', 'a login without a password');
+SELECT throws_ok($$SELECT messaging.configure_smtp('smtp://mail.example', 'o@s.example',
+                                                   'office')$$,
+                 '22023', 'username and password must be given together',
+                 'a login without a password');
 SELECT throws_ok($$SELECT messaging.configure_smtp('smtp://mail.example', 'o@s.example',
                                                    starttls => NULL)$$,
                  '22023', 'starttls must not be NULL', 'starttls NULL');

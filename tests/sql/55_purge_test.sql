@@ -28,7 +28,8 @@ VALUES (1, 1, 'complete'), (1, 2, 'failed'), (2, 1, 'failed'),
        (4, 1, 'failed'), (4, 2, 'processing'),
        (5, 1, 'complete'),
        (6, 1, 'complete');
-INSERT INTO messaging.alert (person_id, message_id, body) VALUES (1, 5, 'old and finished, in an inbox');
+INSERT INTO messaging.alert (person_id, message_id, body)
+VALUES (1, 5, 'old and finished, in an inbox');
 
 SELECT throws_ok($$SELECT messaging.purge(NULL)$$, '22023', NULL, 'purge(NULL) is refused');
 SELECT throws_ok($$SELECT messaging.purge('-1 day')$$, '22023',
