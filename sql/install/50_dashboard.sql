@@ -257,13 +257,14 @@ DECLARE
 BEGIN
     PERFORM messaging._check_page(p_page, p_page_size);
 
-    -- Calendar days are the session's: date::timestamptz is local midnight.
     IF NOT messaging._is_admin() THEN
         filters := filters || 'd.sent_by = $1'::text;
     END IF;
     IF p_channel IS NOT NULL THEN
         filters := filters || 'd.channel = $2'::text;
     END IF;
+    -- Calendar days are the session's: date::timestamptz is its local midnight, and
+    -- a day ends where the next one begins.
     IF p_updated_from IS NOT NULL THEN
         filters := filters || 'd.updated_at >= $3::timestamptz'::text;
     END IF;
