@@ -1,7 +1,7 @@
 -- dashboard_search: every filter, inclusive calendar days in the session's time zone,
 -- newest first, paging with total_rows, and refused page arguments.
 BEGIN;
-SELECT plan(33);
+SELECT plan(36);
 
 SET LOCAL TimeZone = 'Asia/Shanghai';
 
@@ -134,6 +134,25 @@ SELECT is((SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute
                 'created_at', 'updated_at', 'messages', 'not_started', 'processing',
                 'complete', 'failed', 'has_error'],
           'the dashboard view has the documented columns');
+
+SELECT is((SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute
+           WHERE attrelid = 'messaging.deliveries'::regclass AND attnum > 0),
+          ARRAY['delivery_id', 'dispatch_id', 'message_id', 'channel', 'person_id',
+                'display_name', 'address', 'status', 'attempts', 'error', 'created_at',
+                'updated_at'],
+          'the deliveries view has the documented columns');
+SELECT is((SELECT proargnames FROM pg_proc
+           WHERE oid = 'messaging.dashboard_search(messaging.channel, date, date, date, date,
+                                                   boolean, int, int)'::regprocedure),
+          ARRAY['message_type', 'updated_from', 'updated_to', 'created_from', 'created_to',
+                'has_error', 'page', 'page_size', 'dispatch_id', 'message_id', 'channel',
+                'message_type', 'subject', 'sent_by', 'created_at', 'updated_at', 'messages',
+                'not_started', 'processing', 'complete', 'failed', 'has_error', 'total_rows'],
+          'dashboard_search has the documented arguments and columns');
+SELECT is((SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute
+           WHERE attrelid = 'messaging.channel_settings'::regclass AND attnum > 0),
+          ARRAY['channel', 'configured', 'endpoint', 'identity', 'secret_set', 'updated_at'],
+          'channel_settings has the documented columns');
 
 SELECT * FROM finish();
 ROLLBACK;
