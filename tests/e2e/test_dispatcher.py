@@ -184,6 +184,24 @@ def test_alert_reaches_each_staff_inbox_and_completes(db):
     ]
 
 
+def test_send_with_alert_reaches_staff_and_the_dashboard_counts_it(db):
+    started = time.time()
+    [row] = rows(db, "SELECT dispatch_id, recipients, flagged FROM messaging.send("
+                     "'Fire drill', 'At 11:00 today.', ARRAY[1, 2, 3]::bigint[],"
+                     " ARRAY['alert']::messaging.channel[])")
+    dispatch, recipients, flagged = row
+    assert (recipients, flagged) == (2, 0)  # the pupil gets no alert delivery
+    wait_for(lambda: settled(db, dispatch), 1.0, step=0.005)
+    assert time.time() - started < 1.0
+    assert statuses(db, dispatch) == [(1, "complete", 1, None), (2, "complete", 1, None)]
+    assert rows(db, "SELECT person_id, subject, body FROM messaging.alert"
+                    " ORDER BY person_id") == [
+        (1, "Fire drill", "At 11:00 today."), (2, "Fire drill", "At 11:00 today.")]
+    assert rows(db, "SELECT messages, not_started, processing, complete, failed"
+                    " FROM messaging.dispatch WHERE dispatch_id = %s", (dispatch,)) == [
+        (2, 0, 0, 2, 0)]
+
+
 def test_a_committed_alert_completes_within_a_second(db):
     for _ in range(5):
         started = time.time()
