@@ -635,6 +635,11 @@ void mis_dispatcher_main(Datum main_arg) {
     before_shmem_exit(forget_dispatcher, 0);
     ereport(LOG, (errmsg("mis_messaging dispatcher started for database \"%s\"", database)));
 
+    // In a deadlock with a session (say a TRUNCATE of the directory), the
+    // dispatcher should be the one to give way: it checks for deadlocks first,
+    // aborts its short transaction and simply tries again.
+    SetConfigOption("deadlock_timeout", "100", PGC_SUSET, PGC_S_OVERRIDE);
+
     loop_context = AllocSetContextCreate(TopMemoryContext, "mis_messaging dispatcher loop",
                                          ALLOCSET_DEFAULT_SIZES);
     MemoryContextSwitchTo(loop_context);
