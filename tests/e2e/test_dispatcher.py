@@ -59,8 +59,9 @@ def cluster():
                    stdout=subprocess.DEVNULL)
     try:
         c = OwnCluster(directory)
-        with c.connect() as conn:
-            conn.cursor().execute("CREATE EXTENSION mis_messaging")
+        conn = c.connect()
+        conn.cursor().execute("CREATE EXTENSION mis_messaging")
+        conn.close()
         yield c
     finally:
         subprocess.run(["bash", script, "stop", directory])
@@ -420,4 +421,24 @@ def test_drop_database_is_not_blocked_and_a_new_database_is_served(cluster, db):
     assert "exited with exit code 1" not in log
     admin.cursor().execute("DROP EXTENSION mis_messaging")
     admin.close()
+    conn.close()
+
+
+def test_renaming_the_database_is_not_blocked_and_renaming_it_back_resumes(cluster, db):
+    pid = dispatcher_pid(db)
+    db.close()
+    admin = cluster.connect("postgres")
+    started = time.time()
+    admin.cursor().execute("ALTER DATABASE %s RENAME TO mis_renamed" % DATABASE)
+    assert time.time() - started < 5
+    wait_for(lambda: dispatcher_pid(admin) is None, 2)
+    admin.cursor().execute("ALTER DATABASE mis_renamed RENAME TO %s" % DATABASE)
+    new_pid = wait_dispatcher(cluster, timeout=15, not_pid=pid)
+    admin.close()
+
+    conn = cluster.connect()
+    dispatch = queue(conn, "alert", [1])
+    wait_for(lambda: settled(conn, dispatch), 2)
+    assert statuses(conn, dispatch) == [(1, "complete", 1, None)]
+    assert dispatcher_pid(conn) == new_pid
     conn.close()
