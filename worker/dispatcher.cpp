@@ -31,7 +31,6 @@ PGDLLEXPORT void mis_dispatcher_main(Datum);
 #include <cstring>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -281,6 +280,8 @@ public:
 
 private:
     bool claim(Batch &batch);
+    void requeue_in_flight();
+    void take_claimed(Batch &batch, uint64 row);
     void read_messages(Batch &batch);
     void read_settings(Batch &batch);
     std::vector<mis::DeliveryResult> send(const Batch &batch);
@@ -350,11 +351,7 @@ bool Dispatcher::claim(Batch &batch) {
         if (batch.extension != extension_)
             ereport(LOG, (errmsg("mis_messaging dispatcher serving database \"%s\"",
                                  mis::settings::database)));
-        execute("SELECT messaging._requeue_in_flight()", 0, nullptr, nullptr);
-        int requeued = int32_column(0, 1);
-        if (requeued > 0)
-            ereport(LOG, (errmsg("mis_messaging dispatcher queued %d interrupted deliveries again",
-                                 requeued)));
+        requeue_in_flight();
         extension_ = batch.extension;
         requeue_needed_ = false;
     }
@@ -362,42 +359,8 @@ bool Dispatcher::claim(Batch &batch) {
     Oid types[1] = {INT4OID};
     Datum values[1] = {Int32GetDatum(mis::settings::batch_size)};
     batch.claimed = execute(claim_sql, 1, types, values);
-
-    std::unordered_map<std::string, int> problems;
-    for (uint64 row = 0; row < batch.claimed; row++) {
-        if (!null_column(row, 9)) {
-            batch.failed_at_claim++;
-            if (bool_column(row, 10)) {
-                std::string reason = text_column(row, 9);
-                auto found = std::find_if(
-                    batch.configuration_problems.begin(), batch.configuration_problems.end(),
-                    [&](const auto &problem) { return problem.first == reason; });
-                if (found == batch.configuration_problems.end())
-                    batch.configuration_problems.emplace_back(reason, 1);
-                else
-                    found->second++;
-            }
-            continue;
-        }
-
-        mis::Outgoing outgoing;
-        outgoing.delivery_id = int64_column(row, 1);
-        outgoing.message_id = int64_column(row, 2);
-        outgoing.person_id = int64_column(row, 4);
-        outgoing.address = text_column(row, 5);
-        outgoing.display_name = text_column(row, 6);
-        outgoing.attempt = int32_column(row, 7) + 1;
-        outgoing.run = int32_column(row, 8);
-
-        std::string channel = text_column(row, 3);
-        batch.sending.push_back(outgoing.delivery_id);
-        if (channel == "wechat")
-            batch.wechat.push_back(std::move(outgoing));
-        else if (channel == "email")
-            batch.email.push_back(std::move(outgoing));
-        else
-            batch.alert.push_back(std::move(outgoing));
-    }
+    for (uint64 row = 0; row < batch.claimed; row++)
+        take_claimed(batch, row);
 
     if (!batch.sending.empty()) {
         read_messages(batch);
@@ -408,6 +371,44 @@ bool Dispatcher::claim(Batch &batch) {
     }
     commit_transaction();
     return true;
+}
+
+// Puts back in the queue whatever an earlier process or turn left in flight.
+void Dispatcher::requeue_in_flight() {
+    execute("SELECT messaging._requeue_in_flight()", 0, nullptr, nullptr);
+    int requeued = int32_column(0, 1);
+    if (requeued > 0)
+        ereport(LOG, (errmsg("mis_messaging dispatcher queued %d interrupted deliveries again",
+                             requeued)));
+}
+
+// Adds one row of the claim to the batch: a delivery to send over its channel,
+// or one that failed at once (counted, and its reason kept if it is for the DBA).
+void Dispatcher::take_claimed(Batch &batch, uint64 row) {
+    if (!null_column(row, 9)) {
+        batch.failed_at_claim++;
+        if (bool_column(row, 10))
+            mis::count_problem(batch.configuration_problems, text_column(row, 9));
+        return;
+    }
+
+    mis::Outgoing outgoing;
+    outgoing.delivery_id = int64_column(row, 1);
+    outgoing.message_id = int64_column(row, 2);
+    outgoing.person_id = int64_column(row, 4);
+    outgoing.address = text_column(row, 5);
+    outgoing.display_name = text_column(row, 6);
+    outgoing.attempt = int32_column(row, 7) + 1;
+    outgoing.run = int32_column(row, 8);
+
+    std::string channel = text_column(row, 3);
+    batch.sending.push_back(outgoing.delivery_id);
+    if (channel == "wechat")
+        batch.wechat.push_back(std::move(outgoing));
+    else if (channel == "email")
+        batch.email.push_back(std::move(outgoing));
+    else
+        batch.alert.push_back(std::move(outgoing));
 }
 
 // Reads the subject and body of every message the batch sends.

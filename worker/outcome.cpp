@@ -51,22 +51,23 @@ std::vector<mis::DeliveryResult> mis::reconcile_results(const std::vector<int64_
     return reconciled;
 }
 
+void mis::count_problem(std::vector<std::pair<std::string, int>> &problems,
+                        const std::string &reason) {
+    for (auto &problem : problems) {
+        if (problem.first == reason) {
+            problem.second++;
+            return;
+        }
+    }
+    problems.emplace_back(reason, 1);
+}
+
 std::vector<std::pair<std::string, int>>
 mis::configuration_problems(const std::vector<DeliveryResult> &results) {
     std::vector<std::pair<std::string, int>> problems;
     for (const DeliveryResult &result : results) {
-        if (!result.configuration || result.verdict != Verdict::failed)
-            continue;
-        bool counted = false;
-        for (auto &problem : problems) {
-            if (problem.first == result.reason) {
-                problem.second++;
-                counted = true;
-                break;
-            }
-        }
-        if (!counted)
-            problems.emplace_back(result.reason, 1);
+        if (result.configuration && result.verdict == Verdict::failed)
+            count_problem(problems, result.reason);
     }
     return problems;
 }

@@ -21,6 +21,9 @@ const char *verdict_name(Verdict verdict);
 std::vector<DeliveryResult> reconcile_results(const std::vector<int64_t> &claimed,
                                               std::vector<DeliveryResult> results, bool stopping);
 
+// Counts one more delivery failed for reason, adding the reason if it is new.
+void count_problem(std::vector<std::pair<std::string, int>> &problems, const std::string &reason);
+
 // The distinct reasons of configuration failures, each with how many
 // deliveries it failed, in order of first appearance.
 std::vector<std::pair<std::string, int>>
