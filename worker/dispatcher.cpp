@@ -548,6 +548,11 @@ void run_dispatcher() {
     bool woken = true;
 
     while (!ShutdownRequestPending) {
+        // DROP DATABASE of another database waits until every process has
+        // absorbed its barrier.
+        if (ProcSignalBarrierPending)
+            mis::pg_call([]() { ProcessProcSignalBarrier(); });
+
         if (ConfigReloadPending) {
             ConfigReloadPending = false;
             mis::pg_call([]() { ProcessConfigFile(PGC_SIGHUP); });
@@ -562,16 +567,16 @@ void run_dispatcher() {
         bool run = now >= due_at || (woken && backoff_ms == 0);
         long wait_ms = -1;
         if (run) {
+            bool failed = false;
             std::string error;
             try {
                 wait_ms = dispatcher.step();
                 backoff_ms = 0;
-            } catch (const mis::PgError &failure) {
-                error = failure.what();
-            } catch (const std::exception &failure) {
+            } catch (const std::exception &failure) { // mis::PgError included
+                failed = true;
                 error = failure.what();
             }
-            if (!error.empty()) {
+            if (failed) {
                 dispatcher.recover(error);
                 backoff_ms = std::min(std::max(backoff_ms * 2, error_backoff_first_ms),
                                       error_backoff_max_ms);
@@ -593,11 +598,6 @@ void run_dispatcher() {
                            PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
         woken = (rc & WL_LATCH_SET) != 0;
-
-        // DROP DATABASE of another database waits until every process has
-        // absorbed its barrier.
-        if (ProcSignalBarrierPending)
-            mis::pg_call([]() { ProcessProcSignalBarrier(); });
     }
 }
 
