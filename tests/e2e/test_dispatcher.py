@@ -317,6 +317,26 @@ def test_reload_is_logged_and_the_new_batch_size_applies(cluster, db):
     assert "dispatcher configuration reloaded" in cluster.log()[log_before:]
 
 
+def test_an_error_in_the_loop_is_logged_once_and_the_dispatcher_carries_on(cluster, db):
+    pid = dispatcher_pid(db)
+    log_before = len(cluster.log())
+    db.cursor().execute("ALTER FUNCTION messaging._claim_deliveries(integer)"
+                        " RENAME TO _claim_deliveries_away")
+    dispatch = queue(db, "alert", [1])
+    wait_for(lambda: "dispatcher error" in cluster.log()[log_before:], 3)
+    time.sleep(1.5)  # at least one more try, after a pause
+    assert statuses(db, dispatch) == [(1, "not_started", 0, None)]
+    assert one(db, "SELECT last_error FROM messaging.worker_status") == (
+        "function messaging._claim_deliveries(integer) does not exist")
+    db.cursor().execute("ALTER FUNCTION messaging._claim_deliveries_away(integer)"
+                        " RENAME TO _claim_deliveries")
+    wait_for(lambda: settled(db, dispatch), 5)
+    assert statuses(db, dispatch) == [(1, "complete", 1, None)]
+    assert dispatcher_pid(db) == pid
+    log = cluster.log()[log_before:]
+    assert log.count("dispatcher error: function messaging._claim_deliveries(integer)") == 1
+
+
 def test_sigterm_stops_the_dispatcher_and_the_launcher_starts_another(cluster, db):
     pid = dispatcher_pid(db)
     log_before = len(cluster.log())
