@@ -97,8 +97,16 @@ void utility_hook(PlannedStmt *pstmt, const char *query_string, bool read_only_t
     } else if (IsA(statement, CreatedbStmt)) {
         if (is_served_database(castNode(CreatedbStmt, statement)->dbname))
             wake_launcher_pending = true;
+    } else if (IsA(statement, AlterDatabaseStmt)) {
+        // It may now accept connections again.
+        if (is_served_database(castNode(AlterDatabaseStmt, statement)->dbname))
+            wake_launcher_pending = true;
     } else if (IsA(statement, CreateExtensionStmt)) {
         if (std::strcmp(castNode(CreateExtensionStmt, statement)->extname, "mis_messaging") == 0)
+            wake_dispatcher_pending = true;
+    } else if (IsA(statement, TransactionStmt)) {
+        // A prepared transaction's work is seen when COMMIT PREPARED commits.
+        if (castNode(TransactionStmt, statement)->kind == TRANS_STMT_COMMIT_PREPARED)
             wake_dispatcher_pending = true;
     } else if (IsA(statement, DropStmt)) {
         // After DROP EXTENSION the dispatcher goes back to waiting for it.

@@ -57,10 +57,10 @@ void forget_launcher(int, Datum) {
     SpinLockRelease(&state->mutex);
 }
 
-// The served database's oid, or InvalidOid while it does not exist. Scans the
-// shared catalog pg_database, which needs no database connection (its indexes
-// would need one).
-Oid find_database() {
+// The served database's oid, or InvalidOid while it does not exist (or does
+// not accept connections: *closed says so). Scans the shared catalog
+// pg_database, which needs no database connection (its indexes would need one).
+Oid find_database(bool *closed) {
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
     (void) GetTransactionSnapshot();
@@ -71,7 +71,8 @@ Oid find_database() {
     while (HeapTuple tuple = heap_getnext(scan, ForwardScanDirection)) {
         auto *row = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple));
         if (strcmp(NameStr(row->datname), mis::settings::database) == 0) {
-            database = row->oid;
+            *closed = !row->datallowconn;
+            database = row->datallowconn ? row->oid : InvalidOid;
             break;
         }
     }
@@ -149,9 +150,14 @@ long launcher_step(BackgroundWorkerHandle **handle, TimestampTz *started_at,
     if (dispatcher_alive())
         return orphan_check_ms;
 
-    Oid database = find_database();
+    bool closed = false;
+    Oid database = find_database(&closed);
     if (!OidIsValid(database)) {
-        if (!*said_waiting)
+        if (!*said_waiting && closed)
+            ereport(LOG, (errmsg("mis_messaging is waiting for database \"%s\" to accept "
+                                 "connections",
+                                 mis::settings::database)));
+        else if (!*said_waiting)
             ereport(LOG, (errmsg("mis_messaging is waiting for database \"%s\" to be created",
                                  mis::settings::database),
                           errhint("Set messaging.database to the database where the "

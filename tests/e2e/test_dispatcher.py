@@ -55,8 +55,9 @@ def cluster():
     directory = tempfile.mkdtemp(prefix="mis_messaging_dispatcher.", dir="/tmp")
     os.chmod(directory, 0o755)
     script = os.path.join(REPO, "tests", "cluster.sh")
+    env = dict(os.environ, MIS_EXTRA_CONF="max_prepared_transactions = 2")
     subprocess.run(["bash", script, "start", directory, DATABASE], check=True,
-                   stdout=subprocess.DEVNULL)
+                   stdout=subprocess.DEVNULL, env=env)
     try:
         c = OwnCluster(directory)
         conn = c.connect()
@@ -225,6 +226,23 @@ def test_uncommitted_work_is_not_sent(db):
     assert one(db, "SELECT count(*) FROM messaging.alert") == 0
     other.rollback()
     other.close()
+
+
+def test_work_of_a_prepared_transaction_goes_out_at_commit_prepared(db):
+    other = psycopg2.connect(db.dsn)
+    cur = other.cursor()
+    cur.execute("INSERT INTO messaging.message (message_id, body, sent_by)"
+                " VALUES (778, 'Prepared', 'tester')")
+    cur.execute("INSERT INTO messaging.dispatch (dispatch_id, message_id, channel, sent_by)"
+                " VALUES (778, 778, 'alert', 'tester')")
+    cur.execute("INSERT INTO messaging.delivery (dispatch_id, person_id) VALUES (778, 1)")
+    cur.execute("PREPARE TRANSACTION 'mis_alert'")
+    other.close()
+    time.sleep(0.3)
+    assert one(db, "SELECT count(*) FROM messaging.alert") == 0
+    db.cursor().execute("COMMIT PREPARED 'mis_alert'")
+    wait_for(lambda: settled(db, 778), 1.0, step=0.005)
+    assert statuses(db, 778) == [(1, "complete", 1, None)]
 
 
 def test_unconfigured_channels_fail_with_what_to_fix_and_one_log_line(cluster, db):
@@ -442,6 +460,24 @@ def test_drop_database_is_not_blocked_and_a_new_database_is_served(cluster, db):
     admin.cursor().execute("DROP EXTENSION mis_messaging")
     admin.close()
     conn.close()
+
+
+def test_a_database_closed_to_connections_is_waited_for_quietly(cluster, db):
+    pid = dispatcher_pid(db)
+    db.close()
+    admin = cluster.connect("postgres")
+    log_before = len(cluster.log())
+    admin.cursor().execute("ALTER DATABASE %s ALLOW_CONNECTIONS false" % DATABASE)
+    admin.cursor().execute("SELECT pg_terminate_backend(%s)", (pid,))
+    wait_for(lambda: "to accept connections" in cluster.log()[log_before:], 5)
+    time.sleep(1.0)
+    assert dispatcher_pid(admin) is None
+    admin.cursor().execute("ALTER DATABASE %s ALLOW_CONNECTIONS true" % DATABASE)
+    wait_dispatcher(cluster, timeout=2, not_pid=pid)
+    log = cluster.log()[log_before:]
+    assert log.count('waiting for database "%s" to accept connections' % DATABASE) == 1
+    assert "FATAL" not in log
+    admin.close()
 
 
 def test_renaming_the_database_is_not_blocked_and_renaming_it_back_resumes(cluster, db):
