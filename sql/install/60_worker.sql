@@ -12,17 +12,20 @@ RETURNS TABLE(delivery_id bigint, message_id bigint, channel messaging.channel,
               run integer, problem text, configuration_problem boolean)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- The queue index yields due deliveries in order; a bitmap scan would instead
+-- read and sort the whole queue for every batch.
+SET enable_bitmapscan = off
 AS $$
     WITH due AS (
-        SELECT d.delivery_id
+        SELECT d.delivery_id, d.dispatch_id, d.person_id, d.attempts, d.run
         FROM messaging.delivery d
         WHERE d.status = 'not_started' AND d.next_attempt_at <= now()
         ORDER BY d.next_attempt_at, d.delivery_id
         LIMIT batch_size
         FOR UPDATE SKIP LOCKED
-    ), examined AS (
-        SELECT d.delivery_id, s.message_id, s.channel, d.person_id, p.display_name,
-               d.attempts, d.run,
+    ), examined AS MATERIALIZED ( -- each person checked once
+        SELECT due.delivery_id, s.message_id, s.channel, due.person_id, p.display_name,
+               due.attempts, due.run,
                CASE s.channel
                    WHEN 'wechat' THEN nullif(btrim(p.wechat_userid), '')
                    WHEN 'email' THEN nullif(btrim(p.email), '')
@@ -40,9 +43,11 @@ AS $$
                             'messaging.configure_smtp'
                END AS channel_problem
         FROM due
-        JOIN messaging.delivery d ON d.delivery_id = due.delivery_id
-        JOIN messaging.dispatch s ON s.dispatch_id = d.dispatch_id
-        LEFT JOIN messaging.person p ON p.person_id = d.person_id
+        JOIN messaging.dispatch s ON s.dispatch_id = due.dispatch_id
+        -- One index lookup per claimed delivery, however large the directory.
+        LEFT JOIN LATERAL (
+            SELECT * FROM messaging.person p WHERE p.person_id = due.person_id OFFSET 0
+        ) p ON true
     ), marked AS (
         UPDATE messaging.delivery d
         SET status = CASE WHEN e.person_problem IS NULL AND e.channel_problem IS NULL
@@ -52,14 +57,12 @@ AS $$
             updated_at = now()
         FROM examined e
         WHERE d.delivery_id = e.delivery_id
-        RETURNING d.delivery_id
+        RETURNING e.delivery_id, e.message_id, e.channel, e.person_id, e.address,
+                  e.display_name, e.attempts, e.run,
+                  coalesce(e.person_problem, e.channel_problem) AS problem,
+                  e.person_problem IS NULL AND e.channel_problem IS NOT NULL AS configuration
     )
-    SELECT e.delivery_id, e.message_id, e.channel, e.person_id, e.address, e.display_name,
-           e.attempts, e.run, coalesce(e.person_problem, e.channel_problem),
-           e.person_problem IS NULL AND e.channel_problem IS NOT NULL
-    FROM examined e
-    WHERE e.delivery_id IN (SELECT m.delivery_id FROM marked m)
-    ORDER BY e.delivery_id
+    SELECT * FROM marked ORDER BY delivery_id
 $$;
 
 -- Records the outcome of one batch's tries, in one statement:
@@ -80,21 +83,19 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     WITH outcome AS (
         SELECT o.delivery_id, o.outcome, o.reason, o.defer_ms,
-               d.attempts + CASE WHEN o.tried OR o.outcome = 'retry' THEN 1 ELSE 0 END
-                   AS attempts
+               CASE WHEN o.tried OR o.outcome = 'retry' THEN 1 ELSE 0 END AS try
         FROM unnest(delivery_ids, outcomes, reasons, tried, defer_ms)
              AS o(delivery_id, outcome, reason, tried, defer_ms)
-        JOIN messaging.delivery d ON d.delivery_id = o.delivery_id
-        WHERE d.status = 'processing'
     ), recorded AS (
         UPDATE messaging.delivery d
         SET status = CASE
                 WHEN o.outcome = 'complete' THEN 'complete'
                 WHEN o.outcome = 'deferred' THEN 'not_started'
-                WHEN o.outcome = 'retry' AND o.attempts < max_attempts THEN 'not_started'
+                WHEN o.outcome = 'retry' AND d.attempts + o.try < max_attempts
+                    THEN 'not_started'
                 ELSE 'failed'
             END::messaging.delivery_status,
-            attempts = o.attempts,
+            attempts = d.attempts + o.try,
             error = CASE
                 WHEN o.outcome = 'complete' THEN NULL
                 WHEN o.outcome = 'deferred' THEN d.error
@@ -103,14 +104,15 @@ AS $$
             next_attempt_at = CASE
                 WHEN o.outcome = 'deferred'
                     THEN now() + make_interval(secs => greatest(o.defer_ms, 0) / 1000.0)
-                WHEN o.outcome = 'retry' AND o.attempts < max_attempts
-                    THEN now() + make_interval(secs => retry_delay_ms / 1000.0
-                                               * power(2, least(greatest(o.attempts, 1) - 1, 30)))
+                WHEN o.outcome = 'retry' AND d.attempts + o.try < max_attempts
+                    THEN now() + make_interval(
+                        secs => retry_delay_ms / 1000.0
+                                * power(2, least(greatest(d.attempts + o.try, 1) - 1, 30)))
                 ELSE d.next_attempt_at
             END,
             updated_at = now()
         FROM outcome o
-        WHERE d.delivery_id = o.delivery_id
+        WHERE d.delivery_id = o.delivery_id AND d.status = 'processing'
         RETURNING d.delivery_id, d.dispatch_id, d.person_id, d.status
     ), alerts AS (
         INSERT INTO messaging.alert (person_id, message_id, subject, body)
