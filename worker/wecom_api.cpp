@@ -103,6 +103,10 @@ bool classify_http(const HttpResponse &response, WecomOutcome &outcome) {
 bool valid_wecom_user_id(std::string_view user_id) {
     if (user_id.empty() || user_id.size() > 64)
         return false;
+    // "@all" would reach every member of the school's WeCom: ids start with a letter,
+    // a digit or '_'.
+    if (!std::isalnum(static_cast<unsigned char>(user_id[0])) && user_id[0] != '_')
+        return false;
     for (char c : user_id) {
         bool allowed = std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
                        c == '@' || c == '.';

@@ -23,7 +23,8 @@ extern const char *const kWecomTokenRejected;
 extern const char *const kWecomTlsFailed;
 
 // Whether `user_id` can be a WeCom user id: 1 to 64 bytes of letters, digits, '_', '-',
-// '@' and '.'. Anything else (a '|' above all) could change whom a call reaches.
+// '@' and '.', starting with a letter, a digit or '_'. Anything else (a '|' or "@all"
+// above all) could change whom a call reaches.
 bool valid_wecom_user_id(std::string_view user_id);
 
 // The JSON body of a message/send call sending `content` as a text message. With

@@ -21,7 +21,7 @@ TEST(Pacing, ThirtyAMinuteGoAtOnce) {
 TEST(Pacing, WindowSlidesSendBySend) {
     MemberPacer pacer;
     for (int i = 0; i < 30; i++)
-        pacer.record("alice", 1, i * 1000); // one a second
+        pacer.record("alice", 1, i * 1000);             // one a second
     EXPECT_EQ(pacer.wait_ms("alice", 1, 30000), 31000); // the send at 0 leaves at 61 s
     EXPECT_EQ(pacer.wait_ms("alice", 2, 30000), 32000); // two need the send at 1 s gone too
     EXPECT_EQ(pacer.wait_ms("alice", 1, 61000), 0);
