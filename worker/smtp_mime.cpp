@@ -328,7 +328,8 @@ std::string build_mail(const MailContent &mail) {
         out += base64_lines(body);
     } else {
         out += quoted_printable(body);
-        out += "\r\n";
+        if (out.size() < 2 || out.compare(out.size() - 2, 2, "\r\n") != 0)
+            out += "\r\n";
     }
     return out;
 }
