@@ -58,7 +58,7 @@ SmtpOutcome classify_smtp(int curl_code, long smtp_code, std::string_view error_
         return {Verdict::failed, kSmtpAuthRefused, true};
     if (starts_with(error_text, "RCPT failed")) {
         if (smtp_code >= 500 && smtp_code < 600)
-            return {Verdict::failed, kSmtpAddressRefused + smtp, false};
+            return {Verdict::failed, kSmtpAddressRefused, false};
         if (smtp_code >= 400 && smtp_code < 500)
             return {Verdict::retry, "the mail server deferred the address" + smtp, false};
     }
