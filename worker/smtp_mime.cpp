@@ -327,9 +327,10 @@ std::string build_mail(const MailContent &mail) {
     if (use_base64) {
         out += base64_lines(body);
     } else {
-        out += quoted_printable(body);
-        if (out.size() < 2 || out.compare(out.size() - 2, 2, "\r\n") != 0)
-            out += "\r\n";
+        std::string encoded = quoted_printable(body);
+        if (encoded.size() < 2 || encoded.compare(encoded.size() - 2, 2, "\r\n") != 0)
+            encoded += "\r\n";
+        out += encoded;
     }
     return out;
 }
