@@ -517,7 +517,7 @@ TEST_F(WecomSenderTest, MembersOverThePaceAreDeferred) {
     now += 5000;
     auto results = sender->send(messages, {delivery(100, "ALICE"), delivery(101, "bob")});
     EXPECT_EQ(results[0].verdict, Verdict::deferred);
-    EXPECT_EQ(results[0].defer_ms, 56000);
+    EXPECT_EQ(results[0].defer_ms, 66000);
     EXPECT_FALSE(results[0].reached_network);
     EXPECT_EQ(results[1].verdict, Verdict::complete);
     EXPECT_EQ(touser_of(sends().back()), "bob");
