@@ -185,6 +185,13 @@ void SmtpSender::start(Slot &slot, std::string mail, const std::string &recipien
     curl_multi_add_handle(static_cast<CURLM *>(multi_), slot.easy);
 }
 
+std::vector<DeliveryResult> SmtpSender::send(const ChannelSettings &settings,
+                                             const std::vector<MessageText> &messages,
+                                             const std::vector<Outgoing> &deliveries) {
+    configure(settings.smtp, settings.transport);
+    return send(messages, deliveries);
+}
+
 std::vector<DeliveryResult> SmtpSender::send(const std::vector<MessageText> &messages,
                                              const std::vector<Outgoing> &deliveries) {
     std::vector<DeliveryResult> results(deliveries.size());

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "channel.hpp"
+#include "sender.hpp"
 #include "smtp_mime.hpp"
 
 namespace mis {
@@ -30,7 +31,9 @@ struct SmtpOutcome {
 // code (CURLINFO_RESPONSE_CODE, 0 when none) and libcurl's error text.
 SmtpOutcome classify_smtp(int curl_code, long smtp_code, std::string_view error_text);
 
-class SmtpSender : public ChannelSender {
+// Usable on its own (configure, then send) or as the dispatcher's BatchSender, which
+// hands it the current settings with every batch.
+class SmtpSender : public ChannelSender, public BatchSender {
 public:
     // The clock for the Date header.
     using WallClock = std::function<std::time_t()>;
@@ -48,6 +51,11 @@ public:
     // between batches. After a configuration failure (login or TLS refused), the
     // batch's remaining mails fail with the same reason without being tried.
     std::vector<DeliveryResult> send(const std::vector<MessageText> &messages,
+                                     const std::vector<Outgoing> &deliveries) override;
+
+    // configure(settings.smtp, settings.transport), then send(messages, deliveries).
+    std::vector<DeliveryResult> send(const ChannelSettings &settings,
+                                     const std::vector<MessageText> &messages,
                                      const std::vector<Outgoing> &deliveries) override;
 
     // A mail being handed to libcurl (public only for libcurl's read callback).

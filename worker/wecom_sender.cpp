@@ -134,6 +134,13 @@ void WecomSender::configure(const WecomSettings &wecom, const TransportSettings 
     transport_->configure(transport_settings_);
 }
 
+std::vector<DeliveryResult> WecomSender::send(const ChannelSettings &settings,
+                                              const std::vector<MessageText> &messages,
+                                              const std::vector<Outgoing> &deliveries) {
+    configure(settings.wecom, settings.transport);
+    return send(messages, deliveries);
+}
+
 std::vector<DeliveryResult> WecomSender::send(const std::vector<MessageText> &messages,
                                               const std::vector<Outgoing> &deliveries) {
     Batch batch(deliveries);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "channel.hpp"
+#include "sender.hpp"
 #include "wecom_api.hpp"
 #include "wecom_pacing.hpp"
 #include "wecom_transport.hpp"
@@ -19,7 +20,9 @@ namespace mis {
 using MonotonicClock = std::function<int64_t()>;
 int64_t steady_now_ms();
 
-class WecomSender : public ChannelSender {
+// Usable on its own (configure, then send) or as the dispatcher's BatchSender, which
+// hands it the current settings with every batch.
+class WecomSender : public ChannelSender, public BatchSender {
 public:
     // The libcurl transport and the steady clock.
     WecomSender();
@@ -35,6 +38,11 @@ public:
     // First sends (run 0) have WeCom's duplicate check on; reruns (run > 0) have it off so
     // that they reach people again. Members over the pacing limit come back deferred.
     std::vector<DeliveryResult> send(const std::vector<MessageText> &messages,
+                                     const std::vector<Outgoing> &deliveries) override;
+
+    // configure(settings.wecom, settings.transport), then send(messages, deliveries).
+    std::vector<DeliveryResult> send(const ChannelSettings &settings,
+                                     const std::vector<MessageText> &messages,
                                      const std::vector<Outgoing> &deliveries) override;
 
     // How many gettoken calls this sender made (for tests and the worker's status).

@@ -391,3 +391,18 @@ TEST(SmtpSenderNoServer, InvalidMailFromIsAConfigurationFailure) {
     EXPECT_TRUE(results[0].configuration);
     EXPECT_FALSE(results[0].reached_network);
 }
+
+TEST_F(SmtpSenderTest, AsTheDispatchersBatchSender) {
+    ChannelSettings settings;
+    settings.smtp = smtp;
+    settings.smtp.mail_from = "other@school.example";
+    settings.transport = transport;
+    BatchSender &batch_sender = sender;
+    auto results = batch_sender.send(settings, messages, {delivery(1, "a@example.org")});
+    EXPECT_EQ(results[0].verdict, Verdict::complete);
+    std::lock_guard<std::mutex> lock(state.mutex);
+    ASSERT_EQ(state.mails.size(), 1u);
+    EXPECT_EQ(state.mails[0].from, "<other@school.example>");
+    EXPECT_NE(state.mails[0].data.find("Message-ID: <delivery-1.run-0@school.example>"),
+              std::string::npos);
+}

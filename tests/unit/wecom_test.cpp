@@ -559,3 +559,14 @@ TEST_F(WecomSenderTest, MissingMessageTextFailsWithoutACall) {
     EXPECT_TRUE(log.empty());
     EXPECT_EQ(results[0].verdict, Verdict::failed);
 }
+
+TEST_F(WecomSenderTest, AsTheDispatchersBatchSender) {
+    ChannelSettings settings;
+    settings.wecom = {"corp2", 9, "x", "http://wecom.test"};
+    BatchSender &batch_sender = *sender;
+    auto results = batch_sender.send(settings, messages, {delivery(1, "a")});
+    ASSERT_EQ(log.size(), 2u);
+    EXPECT_EQ(log[0].url, "http://wecom.test/cgi-bin/gettoken?corpid=corp2&corpsecret=x");
+    EXPECT_NE(log[1].body.find(R"("agentid":9,)"), std::string::npos);
+    EXPECT_EQ(results[0].verdict, Verdict::complete);
+}
