@@ -33,16 +33,56 @@ SELECT (:scale)::int BETWEEN 1 AND 1000 AS sample_scale_ok \gset
 \quit
 \endif
 
--- Names. Chinese names come with their pinyin, used for email addresses.
-\set en_female '{Olivia,Amelia,Isla,Ava,Mia,Ivy,Lily,Isabella,Rosie,Sophia,Grace,Freya,Poppy,Evie,Emily,Charlotte,Ella,Daisy,Alice,Florence,Sienna,Matilda,Evelyn,Harper,Phoebe,Ruby,Willow,Scarlett,Chloe,Lucy,Hannah,Jessica,Sarah,Emma,Rachel,Laura,Helen,Claire,Karen,Joanne,Anne,Mary,Margaret,Susan,Elizabeth,Catherine,Victoria,Zoe,Niamh,Aoife,Mary-Jane,Anna-Louise}'
-\set en_male '{Oliver,George,Noah,Arthur,Leo,Oscar,Harry,Archie,Jack,Henry,Charlie,Freddie,Theodore,Thomas,Jacob,Alfie,William,James,Samuel,Joshua,Isaac,Max,Lucas,Ethan,Daniel,Benjamin,Edward,Harrison,Mohammed,Sebastian,David,John,Michael,Paul,Richard,Andrew,Mark,Peter,Robert,Stephen,Christopher,Matthew,Simon,Jonathan,Patrick,Connor,Liam,Sean,Rhys,Owen,Jean-Luc}'
-\set en_family '{Smith,Jones,Williams,Taylor,Brown,Davies,Evans,Wilson,Thomas,Johnson,Roberts,Robinson,Thompson,Wright,Walker,White,Edwards,Hughes,Green,Hall,Lewis,Harris,Clarke,Patel,Jackson,Wood,Turner,Martin,Cooper,Hill,Ward,Morris,Moore,Clark,Lee,King,Baker,Harrison,Morgan,Allen,James,Scott,Phillips,Watson,Davis,Parker,Price,Bennett,Young,Griffiths,Mitchell,Kelly,Cook,Carter,Richardson,Bailey,Collins,Bell,Shaw,Murphy,Miller,Cox,Richards,Khan,Marshall,Anderson,Simpson,Ellis,Adams,Singh,Begum,Wilkinson,Foster,Chapman,Powell,Webb,Rogers,Gray,Mason,Ali,Hunt,Hussain,Campbell,Matthews,Owen,Palmer,O''Brien,O''Connor,McDonald,MacLeod,Smith-Jones,Fraser-Hughes,Ashworth-Clarke,Lloyd-Evans}'
-\set zh_family '{王,李,张,刘,陈,杨,黄,赵,吴,周,徐,孙,马,朱,胡,郭,何,高,林,罗,郑,梁,谢,宋,唐,许,韩,冯,邓,曹,彭,曾,萧,田,董,潘,袁,蔡,蒋,余,欧阳,司马}'
-\set zh_family_latin '{wang,li,zhang,liu,chen,yang,huang,zhao,wu,zhou,xu,sun,ma,zhu,hu,guo,he,gao,lin,luo,zheng,liang,xie,song,tang,xu,han,feng,deng,cao,peng,zeng,xiao,tian,dong,pan,yuan,cai,jiang,yu,ouyang,sima}'
-\set zh_female '{秀英,丽,芳,娜,敏,静,婷,雪,欣怡,梓涵,诗涵,子涵,雨桐,可欣,佳怡,思琪,梦瑶,紫萱,晓燕,美玲,慧敏,雅琴,凤英,淑珍,一诺,若曦,语嫣,心怡,小红,丹,玉兰,海燕,欣妍,梓萱,佳琪,雨涵}'
-\set zh_female_latin '{xiuying,li,fang,na,min,jing,ting,xue,xinyi,zihan,shihan,zihan,yutong,kexin,jiayi,siqi,mengyao,zixuan,xiaoyan,meiling,huimin,yaqin,fengying,shuzhen,yinuo,ruoxi,yuyan,xinyi,xiaohong,dan,yulan,haiyan,xinyan,zixuan,jiaqi,yuhan}'
-\set zh_male '{伟,强,磊,军,洋,勇,杰,涛,明,超,浩然,宇轩,子轩,俊杰,博文,天佑,梓豪,皓轩,志强,建国,建华,国强,文博,小明,嘉豪,家明,振华,海峰,鹏,亮,宇航,思远,一鸣,子墨,晨阳,俊熙}'
-\set zh_male_latin '{wei,qiang,lei,jun,yang,yong,jie,tao,ming,chao,haoran,yuxuan,zixuan,junjie,bowen,tianyou,zihao,haoxuan,zhiqiang,jianguo,jianhua,guoqiang,wenbo,xiaoming,jiahao,jiaming,zhenhua,haifeng,peng,liang,yuhang,siyuan,yiming,zimo,chenyang,junxi}'
+-- Names, as lists split at white space. Chinese names come with their pinyin,
+-- used for email addresses.
+CREATE TEMP TABLE sample_list (list text PRIMARY KEY, names text[]);
+INSERT INTO sample_list
+SELECT list, regexp_split_to_array(btrim(names, E' \n'), '\s+')
+FROM (VALUES
+    ('en_female', '
+        Olivia Amelia Isla Ava Mia Ivy Lily Isabella Rosie Sophia Grace Freya Poppy Evie
+        Emily Charlotte Ella Daisy Alice Florence Sienna Matilda Evelyn Harper Phoebe Ruby
+        Willow Scarlett Chloe Lucy Hannah Jessica Sarah Emma Rachel Laura Helen Claire Karen
+        Joanne Anne Mary Margaret Susan Elizabeth Catherine Victoria Zoe Niamh Aoife
+        Mary-Jane Anna-Louise'),
+    ('en_male', '
+        Oliver George Noah Arthur Leo Oscar Harry Archie Jack Henry Charlie Freddie Theodore
+        Thomas Jacob Alfie William James Samuel Joshua Isaac Max Lucas Ethan Daniel Benjamin
+        Edward Harrison Mohammed Sebastian David John Michael Paul Richard Andrew Mark Peter
+        Robert Stephen Christopher Matthew Simon Jonathan Patrick Connor Liam Sean Rhys Owen
+        Jean-Luc'),
+    ('en_family', '
+        Smith Jones Williams Taylor Brown Davies Evans Wilson Thomas Johnson Roberts
+        Robinson Thompson Wright Walker White Edwards Hughes Green Hall Lewis Harris Clarke
+        Patel Jackson Wood Turner Martin Cooper Hill Ward Morris Moore Clark Lee King Baker
+        Harrison Morgan Allen James Scott Phillips Watson Davis Parker Price Bennett Young
+        Griffiths Mitchell Kelly Cook Carter Richardson Bailey Collins Bell Shaw Murphy
+        Miller Cox Richards Khan Marshall Anderson Simpson Ellis Adams Singh Begum Wilkinson
+        Foster Chapman Powell Webb Rogers Gray Mason Ali Hunt Hussain Campbell Matthews Owen
+        Palmer O''Brien O''Connor McDonald MacLeod Smith-Jones Fraser-Hughes Ashworth-Clarke
+        Lloyd-Evans'),
+    ('zh_family', '
+        王 李 张 刘 陈 杨 黄 赵 吴 周 徐 孙 马 朱 胡 郭 何 高 林 罗 郑 梁
+        谢 宋 唐 许 韩 冯 邓 曹 彭 曾 萧 田 董 潘 袁 蔡 蒋 余 欧阳 司马'),
+    ('zh_family_latin', '
+        wang li zhang liu chen yang huang zhao wu zhou xu sun ma zhu hu guo he gao lin luo
+        zheng liang xie song tang xu han feng deng cao peng zeng xiao tian dong pan yuan cai
+        jiang yu ouyang sima'),
+    ('zh_female', '
+        秀英 丽 芳 娜 敏 静 婷 雪 欣怡 梓涵 诗涵 子涵 雨桐 可欣 佳怡 思琪 梦瑶 紫萱
+        晓燕 美玲 慧敏 雅琴 凤英 淑珍 一诺 若曦 语嫣 心怡 小红 丹 玉兰 海燕 欣妍 梓萱 佳琪 雨涵'),
+    ('zh_female_latin', '
+        xiuying li fang na min jing ting xue xinyi zihan shihan zihan yutong kexin jiayi
+        siqi mengyao zixuan xiaoyan meiling huimin yaqin fengying shuzhen yinuo ruoxi yuyan
+        xinyi xiaohong dan yulan haiyan xinyan zixuan jiaqi yuhan'),
+    ('zh_male', '
+        伟 强 磊 军 洋 勇 杰 涛 明 超 浩然 宇轩 子轩 俊杰 博文 天佑 梓豪 皓轩
+        志强 建国 建华 国强 文博 小明 嘉豪 家明 振华 海峰 鹏 亮 宇航 思远 一鸣 子墨 晨阳 俊熙'),
+    ('zh_male_latin', '
+        wei qiang lei jun yang yong jie tao ming chao haoran yuxuan zixuan junjie bowen
+        tianyou zihao haoxuan zhiqiang jianguo jianhua guoqiang wenbo xiaoming jiahao
+        jiaming zhenhua haifeng peng liang yuhang siyuan yiming zimo chenyang junxi')
+) l(list, names);
 
 -- A deterministic pseudo-random number in 0 .. m-1 for a key and a salt.
 SELECT format(
@@ -51,27 +91,26 @@ SELECT format(
     format('SELECT ((hashint8extended($1 * 1000 + $2, %s) %% $3 + $3) %% $3)::int',
            (:seed)::bigint)) \gexec
 
--- A person's names: display, given and family, plus the latin forms for addresses.
-CREATE TEMP TABLE sample_name (
-    chinese boolean, sex char, idx int, given text, given_latin text
-);
-INSERT INTO sample_name
-SELECT false, 'F', i, n, lower(regexp_replace(n, '[^A-Za-z]', '', 'g'))
-FROM unnest(:'en_female'::text[]) WITH ORDINALITY u(n, i)
-UNION ALL
-SELECT false, 'M', i, n, lower(regexp_replace(n, '[^A-Za-z]', '', 'g'))
-FROM unnest(:'en_male'::text[]) WITH ORDINALITY u(n, i)
-UNION ALL
-SELECT true, 'F', i, n, l FROM unnest(:'zh_female'::text[], :'zh_female_latin'::text[]) WITH ORDINALITY u(n, l, i)
-UNION ALL
-SELECT true, 'M', i, n, l FROM unnest(:'zh_male'::text[], :'zh_male_latin'::text[]) WITH ORDINALITY u(n, l, i);
+-- Given and family names, with the latin forms used in addresses.
+CREATE TEMP TABLE sample_name AS
+SELECT s.chinese, s.sex, u.idx::int, u.given,
+       coalesce(u.given_latin, lower(regexp_replace(u.given, '[^A-Za-z]', '', 'g'))) AS given_latin
+FROM (VALUES (false, 'F', 'en_female', NULL), (false, 'M', 'en_male', NULL),
+             (true, 'F', 'zh_female', 'zh_female_latin'), (true, 'M', 'zh_male', 'zh_male_latin'))
+    s(chinese, sex, list, latin)
+JOIN sample_list n ON n.list = s.list
+LEFT JOIN sample_list l ON l.list = s.latin
+CROSS JOIN LATERAL unnest(n.names, l.names) WITH ORDINALITY u(given, given_latin, idx);
 
-CREATE TEMP TABLE sample_family_name (chinese boolean, idx int, family text, family_latin text);
-INSERT INTO sample_family_name
-SELECT false, i, n, lower(regexp_replace(n, '[^A-Za-z]', '', 'g'))
-FROM unnest(:'en_family'::text[]) WITH ORDINALITY u(n, i)
-UNION ALL
-SELECT true, i, n, l FROM unnest(:'zh_family'::text[], :'zh_family_latin'::text[]) WITH ORDINALITY u(n, l, i);
+CREATE TEMP TABLE sample_family_name AS
+SELECT s.chinese, u.idx::int, u.family,
+       coalesce(u.family_latin, lower(regexp_replace(u.family, '[^A-Za-z]', '', 'g')))
+           AS family_latin
+FROM (VALUES (false, 'en_family', NULL), (true, 'zh_family', 'zh_family_latin'))
+    s(chinese, list, latin)
+JOIN sample_list n ON n.list = s.list
+LEFT JOIN sample_list l ON l.list = s.latin
+CROSS JOIN LATERAL unnest(n.names, l.names) WITH ORDINALITY u(family, family_latin, idx);
 
 -- Pupils: 150 a year in Years 7 to 11 and 125 in Years 12 and 13, per unit of scale.
 CREATE TEMP TABLE sample_pupil AS
@@ -191,7 +230,8 @@ JOIN counts c USING (chinese, sex)
 JOIN family_counts fc USING (chinese)
 JOIN sample_name g ON g.chinese = r.chinese AND g.sex = r.sex
     AND g.idx = 1 + pg_temp.sample_rnd(r.person_id, 14, c.given_count)
-JOIN sample_family_name fn ON fn.chinese = r.chinese AND fn.idx = 1 + r.family_pick % fc.family_count;
+JOIN sample_family_name fn ON fn.chinese = r.chinese
+    AND fn.idx = 1 + r.family_pick % fc.family_count;
 
 -- The directory: some people not registered for WeChat, some without email
 -- (a few recorded as blank), a few accounts disabled.
@@ -239,7 +279,8 @@ FROM sample_pupil
 UNION ALL
 -- Sets in the core subjects up to Year 11.
 SELECT 'pupil', 'Subject Set',
-       p.year || ' ' || s.subject || ' Set ' || (1 + pg_temp.sample_rnd(p.n, 30 + s.i, 4 * (:scale)::int)),
+       p.year || ' ' || s.subject || ' Set '
+           || (1 + pg_temp.sample_rnd(p.n, 30 + s.i, 4 * (:scale)::int)),
        10000000 + p.n
 FROM sample_pupil p
 CROSS JOIN (VALUES (1, 'Maths'), (2, 'English'), (3, 'Science'), (4, 'Chinese')) s(i, subject)
@@ -253,7 +294,9 @@ SELECT 'pupil', 'Subject Set',
        10000000 + n
 FROM (
     SELECT p.n, p.year, s.i, s.subject,
-           row_number() OVER (PARTITION BY p.n ORDER BY pg_temp.sample_rnd(p.n, 50 + s.i, 1000000), s.i) AS choice
+           row_number() OVER (PARTITION BY p.n
+                              ORDER BY pg_temp.sample_rnd(p.n, 50 + s.i, 1000000), s.i)
+               AS choice
     FROM sample_pupil p
     CROSS JOIN (VALUES (1, 'Maths'), (2, 'Further Maths'), (3, 'Physics'), (4, 'Chemistry'),
                        (5, 'Biology'), (6, 'Economics'), (7, 'History'),
@@ -309,7 +352,7 @@ JOIN messaging.person_group g USING (kind, group_type, name)
 ORDER BY 1, 2;
 
 DROP TABLE sample_member, sample_person, sample_staff, sample_contact, sample_family,
-    sample_pupil, sample_family_name, sample_name;
+    sample_pupil, sample_family_name, sample_name, sample_list;
 DROP FUNCTION pg_temp.sample_rnd(bigint, int, int);
 
 ANALYZE messaging.person;
