@@ -75,7 +75,7 @@ for name in "${selected[@]}"; do
         bench enqueue school100 100x 3
         ;;
     # search_by_name over 200 varied queries on the 100-times school.
-    search) bench search school100 3 ;;
+    search) bench search school100 5 ;;
     # Still to come: dispatch_wechat, dispatch_email, latency, dashboard, memory.
     *)
         echo "unknown benchmark: $name (known: ${all[*]})" >&2

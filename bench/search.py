@@ -5,13 +5,13 @@ The queries are what an office types: full names, prefixes of both names in
 either order, a family or a given name alone, Chinese names whole or in part,
 odd case and spacing, and names that match no one. Each is built from a person
 of the directory (picked by a hash of the id, so every run asks the same), and
-each answer must contain that person. Every query runs three times; its time is
-the median of the three, and the figures are the median and 99th percentile
-over the 200 queries, all rows fetched by the client.
+each answer must contain that person. Every query runs PASSES times (five in
+bench/run.sh); its time is the median of its runs, and the figures are the
+median and 99th percentile over the 200 queries, all rows fetched by the client.
 
-The baseline is the same search written as plain SQL without the word index
-(a regular expression per word over every name, row by row). It runs once for 20 of
-the queries (two of each sort), and its answers must equal the product's
+The baseline is the same search written as plain SQL without the word index (a
+regular expression per word over every name, row by row). It runs once for 20
+of the queries (two of each sort), and its answers must equal the product's
 exactly.
 
     search.py DBNAME PASSES
