@@ -95,8 +95,8 @@ def queries(chinese, english):
 
 def search(conn, kind, text):
     with conn.cursor() as cur:
-        cur.execute("SELECT person_id FROM messaging.search_by_name(%s::messaging.person_kind, %s)",
-                    (kind, text))
+        cur.execute("SELECT person_id "
+                    "FROM messaging.search_by_name(%s::messaging.person_kind, %s)", (kind, text))
         found = [r[0] for r in cur.fetchall()]
     conn.rollback()
     return found
@@ -132,7 +132,8 @@ def main():
             if pid is not None and pid not in found:
                 b.fail(f"search_by_name({kind}, {text!r}) did not find person {pid}")
             if pid is None and found:
-                b.fail(f"search_by_name({kind}, {text!r}) found {len(found)} people, expected none")
+                b.fail(f"search_by_name({kind}, {text!r}) found {len(found)} people,"
+                       " expected none")
             answers[i] = found
 
     per_query = [b.median(t) * 1000 for t in times]
