@@ -2,7 +2,7 @@
 -- sample MIS schema flow through to the messaging directory with exact values.
 BEGIN;
 \ir ../sync_example.sql
-SELECT plan(22);
+SELECT plan(24);
 
 -- Inserts.
 INSERT INTO mis.form (name, year) VALUES ('7A', 7) RETURNING form_id AS form_7a \gset
@@ -52,6 +52,14 @@ SELECT results_eq(
     'a new pupil contact link becomes a relationship with the priority as rank');
 SELECT is((SELECT count(*)::int FROM messaging.person), 3,
           'the directory holds exactly the three people inserted');
+SELECT results_eq(
+    $$SELECT person_id, display_name FROM messaging.search_by_name('pupil', '小明')$$,
+    format('VALUES (%s::bigint, ''王小明'')', :pupil),
+    'a synced pupil is found by part of their Chinese name');
+SELECT results_eq(
+    $$SELECT person_id, display_name FROM messaging.search_by_name('pupil', 'wang')$$,
+    format('VALUES (%s::bigint, ''王小明'')', :pupil),
+    'a synced pupil is found by their English family name too');
 
 -- Updates.
 UPDATE mis.pupil SET email = 'xm.wang@example.org', wecom_userid = NULL, chinese_name = NULL,
