@@ -62,8 +62,10 @@ def write_markdown(path, header, body, rows, run_note):
         for row in body:
             out.write("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |\n")
         out.write("\n")
+        noted = set()
         for r in rows:
-            if r["note"]:
+            if r["note"] and r["note"] not in noted:
+                noted.add(r["note"])
                 out.write(f"- {r['benchmark']}: {r['note']}\n")
         out.write(f"\n{run_note}\n")
 
@@ -84,6 +86,8 @@ def write_chart(path, rows, workdir):
     paired = [r for r in rows if r["baseline"] and r["unit"] == "ms"]
     if not paired:
         return False
+    values = [v for r in paired for v in (r["figure"], r["baseline"])]
+    low, high = min(values) / 3, max(values) * 3
     data = os.path.join(workdir, "chart.dat")
     with open(data, "w", encoding="utf-8") as out:
         for r in paired:
@@ -99,6 +103,7 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set logscale y
+set yrange [{low}:{high}]
 set ylabel "milliseconds (log scale)"
 set grid ytics
 set key top left
