@@ -79,6 +79,9 @@ AS $$
             family_name = excluded.family_name, email = excluded.email,
             wechat_userid = excluded.wechat_userid, disabled = excluded.disabled
 $$;
+-- Only the triggers below (running as this function's owner) may write through it.
+REVOKE EXECUTE ON FUNCTION mis.upsert_person(bigint, messaging.person_kind, text, text, text,
+                                             text, text, boolean) FROM PUBLIC;
 
 -- Forms become pupil groups of type 'Form', with the form's id as group id.
 CREATE FUNCTION mis.sync_form() RETURNS trigger

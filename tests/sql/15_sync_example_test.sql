@@ -2,7 +2,7 @@
 -- sample MIS schema flow through to the messaging directory with exact values.
 BEGIN;
 \ir ../sync_example.sql
-SELECT plan(24);
+SELECT plan(27);
 
 -- Inserts.
 INSERT INTO mis.form (name, year) VALUES ('7A', 7) RETURNING form_id AS form_7a \gset
@@ -128,6 +128,23 @@ SELECT is((SELECT count(*)::int FROM messaging.person), 0,
           'deleted pupils and staff leave the directory');
 SELECT is((SELECT count(*)::int FROM messaging.person_group), 1,
           'deleting people leaves the remaining form group in place');
+
+-- Who may write the directory through the example.
+CREATE ROLE sync_example_app;
+GRANT USAGE ON SCHEMA mis TO sync_example_app;
+GRANT INSERT, SELECT ON mis.contact TO sync_example_app;
+GRANT USAGE ON SEQUENCE mis.person_id_seq TO sync_example_app;
+SET LOCAL ROLE sync_example_app;
+SELECT lives_ok(
+    $$INSERT INTO mis.contact (forename, surname) VALUES ('Li', 'Na')$$,
+    'an MIS role without rights on schema messaging still syncs through the triggers');
+SELECT throws_ok(
+    $$SELECT mis.upsert_person(1, 'staff', 'Eve', 'Intruder', NULL, NULL, NULL, false)$$,
+    '42501', 'permission denied for function upsert_person',
+    'nobody but the triggers may write the directory through mis.upsert_person');
+RESET ROLE;
+SELECT is((SELECT kind::text FROM messaging.person WHERE display_name = 'Li Na'), 'contact',
+          'the MIS role''s new contact is in the directory');
 
 SELECT * FROM finish();
 ROLLBACK;
