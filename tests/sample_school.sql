@@ -5,8 +5,8 @@
 --
 --   psql -v scale=1 -v seed=1 -f tests/sample_school.sql
 --
--- scale (default 1): 1 is about 1,000 pupils, 2,000 contacts and 100 staff;
--- 100 is about 100,000 pupils and 300,000 people in all. Forms and subject sets
+-- scale (default 1): 1 is 1,000 pupils, about 1,800 contacts and 100 staff;
+-- 100 is 100,000 pupils and about 290,000 people in all. Forms and subject sets
 -- multiply with the scale so that classes keep their size.
 -- seed (default 1): another seed gives another school of the same shape.
 -- quiet: when set, no summary is printed (for use inside tests).
@@ -29,8 +29,7 @@
 SELECT (:scale)::int BETWEEN 1 AND 1000 AS sample_scale_ok \gset
 \if :sample_scale_ok
 \else
-\echo 'sample_school.sql: scale must be between 1 and 1000'
-\quit
+DO $$ BEGIN RAISE EXCEPTION 'scale must be between 1 and 1000'; END $$;
 \endif
 
 -- Names, as lists split at white space. Chinese names come with their pinyin,
