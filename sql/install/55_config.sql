@@ -23,13 +23,15 @@ BEGIN
 END
 $$;
 
--- Raises 42501 unless the caller may change channel settings.
+-- Raises 42501 unless the caller may change channel settings (and, like every API
+-- call, 22023 for an application role that has not named its user).
 CREATE FUNCTION messaging._require_admin()
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    PERFORM messaging._sender();
     IF NOT messaging._is_admin() THEN
         RAISE EXCEPTION 'permission denied to configure channels'
             USING ERRCODE = 'insufficient_privilege',
