@@ -296,14 +296,16 @@ SELECT pg_temp.refused($$SELECT messaging.send('s', 'b', '{101}', '{email}', ran
 
 -- Lengths are counted in code points: Chinese, emoji and combining characters.
 SELECT results_eq(
-    $$SELECT recipients FROM messaging.send(repeat('字', 100), repeat('字', 600), '{101}', '{email}')$$,
+    $$SELECT recipients
+      FROM messaging.send(repeat('字', 100), repeat('字', 600), '{101}', '{email}')$$,
     'VALUES (1)', 'send: 100 Chinese characters of subject and 600 of body fit');
 SELECT pg_temp.refused($$SELECT messaging.send(repeat('字', 101), 'b', '{101}', '{email}')$$,
     '22001', 'subject is too long', 'send: 101 Chinese characters of subject');
 SELECT pg_temp.refused($$SELECT messaging.send('s', repeat('字', 601), '{101}', '{email}')$$,
     '22001', 'body is too long', 'send: 601 Chinese characters of body');
 SELECT results_eq(
-    $$SELECT recipients FROM messaging.send(repeat('😀', 100), repeat('😀', 600), '{101}', '{email}')$$,
+    $$SELECT recipients
+      FROM messaging.send(repeat('😀', 100), repeat('😀', 600), '{101}', '{email}')$$,
     'VALUES (1)', 'send: 100 emoji of subject and 600 of body fit (2,400 bytes)');
 SELECT pg_temp.refused($$SELECT messaging.send(repeat('😀', 101), 'b', '{101}', '{email}')$$,
     '22001', 'subject is too long', 'send: 101 emoji of subject');
