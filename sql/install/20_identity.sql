@@ -34,7 +34,7 @@ BEGIN
     END IF;
 
     acting := nullif(btrim(current_setting('messaging.sender', true)), '');
-    IF acting IS NULL THEN
+    IF acting IS NULL OR acting !~ '[^[:space:]]' THEN
         RAISE EXCEPTION 'messaging.sender is not set'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('Role %s is a member of messaging_app, which acts for its own users.',
