@@ -5,7 +5,7 @@
 -- always comes before writing.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(167);
+SELECT plan(172);
 \ir fixtures/school.sql
 
 -- pgTAP keeps its state in temporary tables; let the test roles write to them.
@@ -378,6 +378,36 @@ SELECT pg_temp.refused($$SELECT messaging.send('s', 'b', '{101}', '{email}')$$, 
 SELECT pg_temp.refused($$SELECT messaging.send('s', 'b', '{101}', '{email}')$$, '22023',
     'messaging.sender is not set', 'send: an application that names no user', 't_app');
 
+-- The user an application names: at most 200 characters, counted as code points.
+SELECT pg_temp.refused(
+    $$SELECT * FROM (SELECT set_config('messaging.sender', repeat('字', 201), true)) s,
+                    LATERAL messaging.send('s', 'b', '{101}', '{email}')$$,
+    '22001', 'messaging.sender is too long', 'send: an application user of 201 characters',
+    't_app');
+SELECT pg_temp.refused(
+    $$SELECT * FROM (SELECT set_config('messaging.sender',
+                                       (SELECT string_agg(chr(19968 + g * 7919 % 20000), '')
+                                        FROM generate_series(1, 3000) g), true)) s,
+                    LATERAL messaging.send('s', 'b', '{101}', '{email}', request_key => 'k')$$,
+    '22001', 'messaging.sender is too long',
+    'send: an application user of 3,000 characters is refused, not left to the indexes',
+    't_app');
+SET SESSION AUTHORIZATION t_app;
+DO $$
+BEGIN
+    PERFORM set_config('messaging.sender', string_agg(chr(19968 + g * 7919 % 20000), ''), true)
+    FROM generate_series(1, 200) g;
+END
+$$;
+CREATE TEMP TABLE long_sender AS
+SELECT * FROM messaging.send('s', 'b', '{101}', '{email}', request_key => repeat('😀', 200));
+RESET messaging.sender;
+RESET SESSION AUTHORIZATION;
+SELECT results_eq(
+    $$SELECT char_length(m.sent_by), char_length(m.request_key)
+      FROM long_sender JOIN messaging.message m USING (message_id)$$,
+    'VALUES (200, 200)', 'send: an application user and a request_key of 200 characters fit');
+
 -- A reused key with other content.
 SELECT lives_ok($$SELECT messaging.send('s', 'first', '{101}', '{email}', request_key => 'k1')$$,
     'send: a first call with a key');
@@ -530,6 +560,9 @@ SELECT pg_temp.refused($$SELECT messaging.configure_wecom('ww1', 1, 'x', 'https:
 SELECT pg_temp.refused(
     $$SELECT messaging.configure_wecom('ww1', 1, 'x', 'https://qyapi.example/a b')$$, '22023',
     'api_base must be an https:// or http:// URL', 'configure_wecom: a space in the path');
+SELECT pg_temp.refused(
+    $$SELECT messaging.configure_wecom('ww1', 1, 'x', 'https://qyapi.example:99999')$$, '22023',
+    'api_base must be an https:// or http:// URL', 'configure_wecom: a port above 65535');
 SELECT pg_temp.refused($$SELECT messaging.configure_wecom('ww1', 1, 'x')$$, '42501', NULL,
     'configure_wecom: a sender may not configure', 't_sender');
 SELECT pg_temp.refused($$SELECT messaging.configure_wecom('ww1', 1, 'x')$$, '22023',
@@ -569,6 +602,8 @@ SELECT pg_temp.refused(
     $$SELECT messaging.configure_smtp('smtps://mail.example', '"; DROP TABLE x; --@s.example')$$,
     '22023', 'mail_from must be an email address or "Name <address>"',
     'configure_smtp: an injection-looking mail_from');
+SELECT pg_temp.refused($$SELECT messaging.configure_smtp('smtp://[::1]:0', 'o@s.example')$$,
+    '22023', 'url must be an smtp:// or smtps:// URL', 'configure_smtp: port 0');
 SELECT pg_temp.refused($$SELECT messaging.configure_smtp('smtps://mail.example', 'o@s.example')$$,
     '42501', NULL, 'configure_smtp: a sender may not configure', 't_sender');
 SELECT pg_temp.refused($$SELECT messaging.configure_smtp('smtps://mail.example', 'o@s.example')$$,
