@@ -5,7 +5,7 @@
 -- always comes before writing.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(172);
+SELECT plan(174);
 \ir fixtures/school.sql
 
 -- pgTAP keeps its state in temporary tables; let the test roles write to them.
@@ -351,6 +351,9 @@ SELECT results_eq(
     'send: control characters and quotes are kept verbatim, never executed');
 
 -- Ids.
+SELECT results_eq(
+    $$SELECT recipients FROM messaging.send('s', 'b', '{{101, 102}, {103, 101}}', '{email}')$$,
+    'VALUES (3)', 'send: a two-dimensional recipient array counts as its elements');
 SELECT pg_temp.refused($$SELECT messaging.send('s', 'b', '{101, -1, 0}', '{email}')$$, '22023',
     'unknown person ids: -1, 0', 'send: unknown ids are named');
 SELECT pg_temp.refused($$SELECT messaging.send('s', 'b', '{1}', '{email}')$$, '22023',
@@ -563,6 +566,9 @@ SELECT pg_temp.refused(
 SELECT pg_temp.refused(
     $$SELECT messaging.configure_wecom('ww1', 1, 'x', 'https://qyapi.example:99999')$$, '22023',
     'api_base must be an https:// or http:// URL', 'configure_wecom: a port above 65535');
+SELECT pg_temp.refused($$SELECT messaging.configure_wecom('ww1', 1, 'x', 'https://企业.example')$$,
+    '22023', 'api_base must be an https:// or http:// URL',
+    'configure_wecom: a host name that is not ASCII (its xn-- form is accepted)');
 SELECT pg_temp.refused($$SELECT messaging.configure_wecom('ww1', 1, 'x')$$, '42501', NULL,
     'configure_wecom: a sender may not configure', 't_sender');
 SELECT pg_temp.refused($$SELECT messaging.configure_wecom('ww1', 1, 'x')$$, '22023',

@@ -3,7 +3,7 @@
 -- through the caller's search_path, and the sender identity cannot be borrowed.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(76);
+SELECT plan(77);
 \ir fixtures/school.sql
 
 -- pgTAP keeps its state in temporary tables; let the test roles write to them.
@@ -325,10 +325,15 @@ BEGIN
     CREATE OPERATOR evil.|| (FUNCTION = evil.concat_text, LEFTARG = text, RIGHTARG = text);
 END
 $$;
--- She also shadows the tables with temporary ones, in case anything named them bare.
+-- She also shadows the tables with temporary ones, in case anything named them bare,
+-- and plants functions in pg_temp too.
 CREATE TEMP TABLE person AS SELECT * FROM (VALUES (1)) AS x(person_id);
 CREATE TEMP TABLE dispatch AS SELECT * FROM (VALUES (1)) AS x(dispatch_id);
 CREATE TEMP TABLE message AS SELECT * FROM (VALUES (1)) AS x(message_id);
+CREATE FUNCTION pg_temp.lower(text) RETURNS text LANGUAGE plpgsql AS
+    $b$BEGIN RAISE EXCEPTION 'search_path hijack'; END$b$;
+CREATE FUNCTION pg_temp.unnest(bigint[]) RETURNS SETOF bigint LANGUAGE plpgsql AS
+    $b$BEGIN RAISE EXCEPTION 'search_path hijack'; END$b$;
 RESET SESSION AUTHORIZATION;
 
 -- Runs `call` with Mallory's search_path (her schema first, then pg_catalog) and
@@ -358,6 +363,8 @@ SELECT is(pg_temp.with_evil_path($$SELECT 'a'::text || 'b'::text$$),
     'error: search_path hijack', 'control: an unpinned text || is hers');
 SELECT is(pg_temp.with_evil_path($$SELECT count(*)::text FROM unnest('{1}'::bigint[])$$),
     'error: search_path hijack', 'control: an unpinned unnest(bigint[]) is hers');
+SELECT is(pg_temp.with_evil_path($$SELECT pg_temp.lower('A')$$), 'error: search_path hijack',
+    'control: her pg_temp.lower() exists, and is reached only by naming pg_temp');
 
 -- Every API function and view works as if the traps were not there.
 SELECT is(pg_temp.with_evil_path(
