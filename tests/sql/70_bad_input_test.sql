@@ -5,7 +5,7 @@
 -- always comes before writing.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(174);
+SELECT plan(180);
 \ir fixtures/school.sql
 
 -- pgTAP keeps its state in temporary tables; let the test roles write to them.
@@ -218,6 +218,8 @@ SELECT results_eq($$SELECT * FROM messaging.relationship_types('{101, 101, 102}'
     $$VALUES ('Mother'::text, 1::smallint, 1), ('Father', 2::smallint, 1),
              ('Grandparent', 3::smallint, 1)$$,
     'relationship_types: repeated ids count once');
+SELECT pg_temp.refused($$SELECT messaging.relationship_types('{101}')$$, '42501', NULL,
+    'relationship_types: a role without a messaging role', 't_nobody');
 SELECT pg_temp.refused(
     $$SELECT messaging.relationship_types(
           ARRAY(SELECT g FROM generate_series(1000000, 1099999) g))$$,
@@ -241,6 +243,8 @@ SELECT pg_temp.refused($$SELECT messaging.associates('{101}', '{Mother, NULL}')$
     'relationships must not contain null', 'associates: a NULL relationship, as for send');
 SELECT pg_temp.refused($$SELECT messaging.associates('{101}', ranks => '{1, NULL}')$$, '22023',
     'ranks must not contain null', 'associates: a NULL rank, as for send');
+SELECT results_eq($$SELECT contact_id FROM messaging.associates('{101}', NULL, NULL)$$,
+    'VALUES (202::bigint), (204), (201)', 'associates: NULL filters let every contact through');
 SELECT is_empty($$SELECT * FROM messaging.associates('{101}', '{}')$$,
     'associates: an empty relationship filter matches nothing');
 SELECT is_empty($$SELECT * FROM messaging.associates('{101}', ranks => '{}')$$,
@@ -451,6 +455,11 @@ SELECT is_empty(
     'dashboard_search: the last int page of 1,000 is past the end and empty');
 SELECT results_eq($$SELECT count(*)::int FROM messaging.dashboard_search(page_size => 1000)$$,
     $$SELECT count(*)::int FROM messaging.dispatch$$, 'dashboard_search: page_size 1000 works');
+SELECT results_eq(
+    $$SELECT count(*)::int FROM messaging.dashboard_search(NULL, NULL, NULL, NULL, NULL, NULL,
+                                                           1, 1000)$$,
+    $$SELECT count(*)::int FROM messaging.dispatch$$,
+    'dashboard_search: NULL filters filter nothing');
 SELECT pg_temp.refused($$SELECT messaging.dashboard_search(updated_from => '2026-02-30')$$,
     '22008', NULL, 'dashboard_search: a day that does not exist is refused by its type');
 SELECT pg_temp.refused($$SELECT messaging.dashboard_search(updated_from => 'yesterday-ish')$$,
@@ -586,6 +595,10 @@ SELECT pg_temp.refused(
     $$SELECT messaging.configure_smtp('smtps://mail.example', 'o@s.example', starttls => NULL)$$,
     '22023', 'starttls must not be NULL', 'configure_smtp: NULL starttls');
 SELECT pg_temp.refused(
+    $$SELECT messaging.configure_smtp('smtps://mail.example', 'o@s.example', 'office', NULL)$$,
+    '22023', 'username and password must be given together',
+    'configure_smtp: a user name without a password');
+SELECT pg_temp.refused(
     $$SELECT messaging.configure_smtp('smtps://mail.example', 'o@s.example', NULL, 'pw')$$,
     '22023', 'username and password must be given together',
     'configure_smtp: a password without a user name');
@@ -615,6 +628,15 @@ SELECT pg_temp.refused($$SELECT messaging.configure_smtp('smtps://mail.example',
 SELECT pg_temp.refused($$SELECT messaging.configure_smtp('smtps://mail.example', 'o@s.example')$$,
     '22023', 'messaging.sender is not set',
     'configure_smtp: an application admin that names no user', 't_app_admin');
+
+SELECT lives_ok(
+    $$SELECT messaging.configure_smtp('smtp://relay.example', 'o@s.example', NULL, NULL)$$,
+    'configure_smtp: NULL user name and password mean a relay without a login');
+SELECT results_eq(
+    $$SELECT endpoint, identity, secret_set FROM messaging.channel_settings
+      WHERE channel = 'email'$$,
+    $$VALUES ('smtp://relay.example'::text, 'o@s.example'::text, false)$$,
+    'configure_smtp: the relay without a login is stored as such');
 
 -- ===========================================================================
 -- Views
