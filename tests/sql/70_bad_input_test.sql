@@ -5,7 +5,7 @@
 -- always comes before writing.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(180);
+SELECT plan(181);
 \ir fixtures/school.sql
 
 -- pgTAP keeps its state in temporary tables; let the test roles write to them.
@@ -18,7 +18,8 @@ CREATE ROLE t_app NOLOGIN IN ROLE messaging_app;
 CREATE ROLE t_app_admin NOLOGIN IN ROLE messaging_app, messaging_admin;
 CREATE ROLE t_nobody NOLOGIN;
 
--- A pupil with quotes in her name, and another sender's dispatch with a failure.
+-- Pupils with a quote and a combining accent in their names, and another sender's
+-- dispatch with a failure.
 INSERT INTO messaging.person (person_id, kind, display_name, given_name, family_name, email)
 VALUES (106, 'pupil', 'Siobhán O''Brien', 'Siobhán', 'O''Brien', 'sob@example.org'),
        (107, 'pupil', 'René Dupont', 'Rene' || chr(769), 'Dupont', 'rd@example.org');
@@ -353,6 +354,48 @@ SELECT results_eq(
       WHERE message_id = (SELECT message_id FROM odd)$$,
     $$VALUES (E'Hi\r\nBcc: all@example.org', E'a\x01b\x7fc\r\n''; DROP TABLE x; --')$$,
     'send: control characters and quotes are kept verbatim, never executed');
+
+-- Random text (a fixed seed, so every run tries the same): ASCII with control
+-- characters, Chinese, emoji, combining marks, punctuation and private-use
+-- characters, of lengths around the limits. Every outcome is a send or a 22001/22023.
+CREATE FUNCTION pg_temp.random_text(length int) RETURNS text
+LANGUAGE sql VOLATILE AS $$
+    SELECT coalesce(string_agg(chr(CASE floor(random() * 6)::int
+                                       WHEN 0 THEN 1 + floor(random() * 127)::int
+                                       WHEN 1 THEN 19968 + floor(random() * 20000)::int
+                                       WHEN 2 THEN 128512 + floor(random() * 80)::int
+                                       WHEN 3 THEN 768 + floor(random() * 112)::int
+                                       WHEN 4 THEN 8192 + floor(random() * 112)::int
+                                       ELSE 57344 + floor(random() * 6400)::int
+                                   END), ''), '')
+    FROM generate_series(1, length)
+$$;
+CREATE TEMP TABLE random_outcome (state text);
+SELECT setseed(0.42);
+DO $$
+DECLARE
+    state text;
+BEGIN
+    FOR i IN 1..300 LOOP
+        BEGIN
+            PERFORM messaging.send(pg_temp.random_text(floor(random() * 110)::int),
+                                   pg_temp.random_text(floor(random() * 620)::int),
+                                   '{101, 201, 301}', '{wechat, email, alert}',
+                                   request_key => CASE WHEN random() < 0.5
+                                       THEN pg_temp.random_text(floor(random() * 210)::int) END);
+            PERFORM messaging.search_by_name('pupil', pg_temp.random_text(i % 12));
+            state := 'sent';
+        EXCEPTION WHEN OTHERS THEN
+            state := SQLSTATE;
+        END;
+        INSERT INTO random_outcome VALUES (state);
+    END LOOP;
+END
+$$;
+SELECT results_eq(
+    $$SELECT DISTINCT state FROM random_outcome ORDER BY 1$$,
+    $$VALUES ('22001'::text), ('sent')$$,
+    'send and search_by_name: 300 random texts are sent or refused as too long, nothing else');
 
 -- Ids.
 SELECT results_eq(
