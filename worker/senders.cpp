@@ -1,14 +1,11 @@
 // The senders the dispatcher uses for each channel.
 #include "sender.hpp"
-
-#if __has_include("wecom_sender.hpp") && __has_include("smtp_sender.hpp")
 #include "smtp_sender.hpp"
 #include "wecom_sender.hpp"
-#define MIS_HAVE_NETWORK_SENDERS 1
-#endif
 
 namespace {
 
+// Writes no network: the recording transaction inserts the inbox rows.
 class AlertSender : public mis::BatchSender {
 public:
     std::vector<mis::DeliveryResult> send(const mis::ChannelSettings &,
@@ -26,36 +23,6 @@ public:
         return results;
     }
 };
-
-// Fails every delivery of a channel this build cannot send over yet.
-class UnavailableSender : public mis::BatchSender {
-public:
-    explicit UnavailableSender(std::string reason) : reason_(std::move(reason)) {}
-
-    std::vector<mis::DeliveryResult> send(const mis::ChannelSettings &,
-                                          const std::vector<mis::MessageText> &,
-                                          const std::vector<mis::Outgoing> &deliveries) override {
-        std::vector<mis::DeliveryResult> results;
-        for (const mis::Outgoing &delivery : deliveries) {
-            mis::DeliveryResult result;
-            result.delivery_id = delivery.delivery_id;
-            result.verdict = mis::Verdict::failed;
-            result.reason = reason_;
-            result.configuration = true;
-            results.push_back(std::move(result));
-        }
-        return results;
-    }
-
-private:
-    std::string reason_;
-};
-
-} // namespace
-
-#ifdef MIS_HAVE_NETWORK_SENDERS
-
-namespace {
 
 // Hands a channel sender the batch's settings, then the batch.
 template <typename Sender, typename Settings, Settings mis::ChannelSettings::*channel>
@@ -81,19 +48,6 @@ std::unique_ptr<mis::BatchSender> mis::make_wecom_sender() {
 std::unique_ptr<mis::BatchSender> mis::make_smtp_sender() {
     return std::make_unique<Configured<SmtpSender, SmtpSettings, &ChannelSettings::smtp>>();
 }
-
-#else
-
-// TODO: remove once the WeCom and SMTP senders are part of every build.
-std::unique_ptr<mis::BatchSender> mis::make_wecom_sender() {
-    return std::make_unique<UnavailableSender>("this build cannot send over WeChat");
-}
-
-std::unique_ptr<mis::BatchSender> mis::make_smtp_sender() {
-    return std::make_unique<UnavailableSender>("this build cannot send email");
-}
-
-#endif
 
 std::unique_ptr<mis::BatchSender> mis::make_alert_sender() {
     return std::make_unique<AlertSender>();
