@@ -5,7 +5,7 @@
 
 namespace {
 
-// Writes no network: the recording transaction inserts the inbox rows.
+// Alerts need no network: the recording transaction inserts the inbox rows.
 class AlertSender : public mis::BatchSender {
 public:
     std::vector<mis::DeliveryResult> send(const mis::ChannelSettings &,
