@@ -30,6 +30,7 @@ PGDLLEXPORT void mis_dispatcher_main(Datum);
 #include <csignal>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,6 +48,8 @@ namespace {
 constexpr long extension_check_ms = 10000;
 // Even when idle, refresh last_heartbeat_at this often (no statements run).
 constexpr long heartbeat_ms = 60000;
+// Recording a batch's results is tried this many times more after a failure.
+constexpr int record_tries = 3;
 // After an error in the loop, wait this long, doubling up to the maximum.
 constexpr long error_backoff_first_ms = 1000;
 constexpr long error_backoff_max_ms = 60000;
@@ -274,8 +277,8 @@ public:
     // turn: 0 for at once, -1 until woken.
     long step();
 
-    // Logs an error that interrupted a turn; the next turn queues again
-    // whatever that turn had claimed.
+    // Logs an error that interrupted a turn and makes sure that nothing the
+    // turn claimed stays in flight.
     void recover(const std::string &message);
 
 private:
@@ -285,7 +288,8 @@ private:
     void read_messages(Batch &batch);
     void read_settings(Batch &batch);
     std::vector<mis::DeliveryResult> send(const Batch &batch);
-    void record(const Batch &batch, const std::vector<mis::DeliveryResult> &results);
+    void record(Oid extension, const std::vector<mis::DeliveryResult> &results);
+    long record_again();
     void log_configuration_problems(const std::vector<std::pair<std::string, int>> &problems);
 
     std::unique_ptr<mis::BatchSender> wecom_;
@@ -296,6 +300,17 @@ private:
     bool said_waiting_ = false;
     bool said_paused_ = false;
     std::string last_logged_error_;
+
+    // Between a committed claim and the recording of its results.
+    bool batch_in_flight_ = false;
+
+    // Results whose recording failed: recorded first at the next turn.
+    struct Unrecorded {
+        Oid extension;
+        std::vector<mis::DeliveryResult> results;
+        int tries;
+    };
+    std::optional<Unrecorded> unrecorded_;
 };
 
 long Dispatcher::step() {
@@ -308,6 +323,9 @@ long Dispatcher::step() {
     if (said_paused_)
         ereport(LOG, (errmsg("mis_messaging dispatcher resumed")));
     said_paused_ = false;
+
+    if (unrecorded_)
+        return record_again();
 
     Batch batch;
     if (!claim(batch)) {
@@ -323,16 +341,38 @@ long Dispatcher::step() {
     if (batch.claimed == 0)
         return batch.next_due_ms;
 
+    with_state([&](mis::WorkerState &state) { state.failed_total += batch.failed_at_claim; });
     if (!batch.sending.empty()) {
         int in_flight = static_cast<int>(batch.sending.size());
         with_state([&](mis::WorkerState &state) { state.in_flight = in_flight; });
-        std::vector<mis::DeliveryResult> results = send(batch);
-        record(batch, results);
+        batch_in_flight_ = true;
+        unrecorded_ = Unrecorded{batch.extension, send(batch), 0};
+        record(unrecorded_->extension, unrecorded_->results);
+        unrecorded_.reset();
+        batch_in_flight_ = false;
     }
-    with_state([&](mis::WorkerState &state) {
-        state.in_flight = 0;
-        state.failed_total += batch.failed_at_claim;
-    });
+    with_state([&](mis::WorkerState &state) { state.in_flight = 0; });
+    return 0;
+}
+
+// Records the results of a batch whose recording failed, before anything else:
+// the deliveries were tried, and queueing them again would send them twice.
+// After a few failures they go back to the queue all the same.
+long Dispatcher::record_again() {
+    Unrecorded &pending = *unrecorded_;
+    if (++pending.tries > record_tries) {
+        ereport(LOG, (errmsg("mis_messaging dispatcher could not record the results of %zu "
+                             "deliveries; they are queued again",
+                             pending.results.size())));
+        unrecorded_.reset();
+        batch_in_flight_ = false;
+        requeue_needed_ = true;
+        return 0;
+    }
+    record(pending.extension, pending.results);
+    unrecorded_.reset();
+    batch_in_flight_ = false;
+    with_state([&](mis::WorkerState &state) { state.in_flight = 0; });
     return 0;
 }
 
@@ -487,9 +527,9 @@ std::vector<mis::DeliveryResult> Dispatcher::send(const Batch &batch) {
 
 // Records the results in one transaction; if the extension was dropped in the
 // meantime they are dropped with it.
-void Dispatcher::record(const Batch &batch, const std::vector<mis::DeliveryResult> &results) {
+void Dispatcher::record(Oid extension, const std::vector<mis::DeliveryResult> &results) {
     begin_transaction("mis_messaging: recording results");
-    if (find_extension() != batch.extension) {
+    if (find_extension() != extension) {
         commit_transaction();
         ereport(LOG, (errmsg("mis_messaging extension was dropped while a batch was sent; "
                              "its results were discarded")));
@@ -531,7 +571,10 @@ void Dispatcher::log_configuration_problems(
 
 void Dispatcher::recover(const std::string &message) {
     abort_transaction();
-    requeue_needed_ = true;
+    // A failed claim changed nothing, and unrecorded results are kept; only a
+    // batch lost between the two must go back to the queue.
+    if (batch_in_flight_ && !unrecorded_)
+        requeue_needed_ = true;
     with_state([](mis::WorkerState &state) { state.in_flight = 0; });
     note_error(message);
     if (message != last_logged_error_)

@@ -355,6 +355,21 @@ def test_an_error_in_the_loop_is_logged_once_and_the_dispatcher_carries_on(clust
     assert log.count("dispatcher error: function messaging._claim_deliveries(integer)") == 1
 
 
+def test_results_that_could_not_be_recorded_are_recorded_later_not_sent_again(cluster, db):
+    log_before = len(cluster.log())
+    db.cursor().execute("ALTER FUNCTION messaging._record_deliveries(bigint[], text[], text[],"
+                        " boolean[], bigint[], integer, bigint) RENAME TO _record_away")
+    dispatch = queue(db, "alert", [1, 2])
+    wait_for(lambda: "dispatcher error" in cluster.log()[log_before:], 3)
+    assert [s for _, s, _, _ in statuses(db, dispatch)] == ["processing", "processing"]
+    db.cursor().execute("ALTER FUNCTION messaging._record_away(bigint[], text[], text[],"
+                        " boolean[], bigint[], integer, bigint) RENAME TO _record_deliveries")
+    wait_for(lambda: settled(db, dispatch), 5)
+    assert statuses(db, dispatch) == [(1, "complete", 1, None), (2, "complete", 1, None)]
+    assert one(db, "SELECT count(*) FROM messaging.alert") == 2
+    assert "interrupted deliveries again" not in cluster.log()[log_before:]
+
+
 def test_sigterm_stops_the_dispatcher_and_the_launcher_starts_another(cluster, db):
     pid = dispatcher_pid(db)
     log_before = len(cluster.log())

@@ -63,6 +63,30 @@ TEST(ReconcileResults, AnEmptyClaimHasNoResults) {
     EXPECT_TRUE(results.empty());
 }
 
+TEST(ValidUtf8, KeepsWellFormedText) {
+    EXPECT_EQ(mis::valid_utf8("mailbox full"), "mailbox full");
+    EXPECT_EQ(mis::valid_utf8("王小明 \xF0\x9F\x98\x80 é"), "王小明 \xF0\x9F\x98\x80 é");
+    EXPECT_EQ(mis::valid_utf8(""), "");
+}
+
+TEST(ValidUtf8, ReplacesEveryBadByte) {
+    using namespace std::string_literals;
+    EXPECT_EQ(mis::valid_utf8("a\xFF" "b"), "a?b");
+    EXPECT_EQ(mis::valid_utf8("nul\0here"s), "nul?here");
+    EXPECT_EQ(mis::valid_utf8("cut \xE7\x8E"), "cut ??");   // truncated sequence
+    EXPECT_EQ(mis::valid_utf8("\xC0\xAF"), "??");           // overlong encoding
+    EXPECT_EQ(mis::valid_utf8("\xED\xA0\x80"), "???");      // UTF-16 surrogate
+    EXPECT_EQ(mis::valid_utf8("\xF4\x90\x80\x80"), "????"); // past U+10FFFF
+    EXPECT_EQ(mis::valid_utf8("\x80 lone"), "? lone");      // continuation byte alone
+}
+
+TEST(ReconcileResults, MakesReasonsValidText) {
+    auto results =
+        mis::reconcile_results({5}, {result(5, mis::Verdict::failed, "550 \xFF")}, false);
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_EQ(results[0].reason, "550 ?");
+}
+
 TEST(ConfigurationProblems, CountsEachReasonOnceInOrder) {
     std::vector<mis::DeliveryResult> given = {
         result(1, mis::Verdict::failed, "the WeCom secret was refused: fix it"),
