@@ -80,25 +80,25 @@ void with_state(Fn &&fn) {
 
 // Takes the dispatcher's place in shared memory; false if another one holds it.
 bool take_dispatcher_slot(const char *database) {
-    bool taken = false;
-    mis::WorkerState *state = mis::worker_state();
-    SpinLockAcquire(&state->mutex);
-    pid_t holder = state->dispatcher_pid;
-    if (holder == 0 || holder == MyProcPid || kill(holder, 0) != 0) {
-        state->dispatcher_pid = MyProcPid;
-        state->dispatcher_latch = MyLatch;
-        state->database_oid = MyDatabaseId;
-        strlcpy(state->database, database, sizeof(state->database));
-        state->started_at = GetCurrentTimestamp();
-        state->last_heartbeat_at = state->started_at;
-        state->in_flight = 0;
-        state->sent_total = 0;
-        state->failed_total = 0;
-        state->last_error[0] = '\0';
-        taken = true;
-    }
-    SpinLockRelease(&state->mutex);
-    return taken;
+    pid_t holder = 0;
+    with_state([&](mis::WorkerState &state) { holder = state.dispatcher_pid; });
+    if (holder != 0 && holder != MyProcPid && kill(holder, 0) == 0)
+        return false;
+
+    TimestampTz now = GetCurrentTimestamp();
+    with_state([&](mis::WorkerState &state) {
+        state.dispatcher_pid = MyProcPid;
+        state.dispatcher_latch = MyLatch;
+        state.database_oid = MyDatabaseId;
+        strlcpy(state.database, database, sizeof(state.database));
+        state.started_at = now;
+        state.last_heartbeat_at = now;
+        state.in_flight = 0;
+        state.sent_total = 0;
+        state.failed_total = 0;
+        state.last_error[0] = '\0';
+    });
+    return true;
 }
 
 // Clears the dispatcher's place when the process exits.
@@ -113,6 +113,7 @@ void forget_dispatcher(int code, Datum) {
     });
 }
 
+// Shows message as worker_status.last_error.
 void note_error(const std::string &message) {
     with_state([&](mis::WorkerState &state) {
         mis::copy_message(state.last_error, sizeof(state.last_error), message.c_str());

@@ -8,8 +8,6 @@
 
 namespace mis {
 
-enum class Channel { wechat, email, alert };
-
 // Everything a sender may need for one batch, read afresh for every batch.
 struct ChannelSettings {
     TransportSettings transport;
