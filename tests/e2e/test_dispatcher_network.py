@@ -166,8 +166,10 @@ def test_a_transient_failure_is_retried_after_retry_delay(db, stub):
 
 def test_retries_double_and_end_with_the_last_reason(db, stub):
     stub.errcodes = [-1, -1, -1, -1]
+    started = time.time()
     dispatch = send(db, "Always busy", [1])
     wait_for(lambda: settled(db, dispatch), 10)
+    assert time.time() - started >= 0.6  # 200 ms, then 400 ms
     assert statuses(db, dispatch) == [(1, "failed", 3, "WeCom was busy")]
     assert len(stub.sends) == 3  # max_attempts
 
