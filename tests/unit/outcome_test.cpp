@@ -71,7 +71,7 @@ TEST(ValidUtf8, KeepsWellFormedText) {
 
 TEST(ValidUtf8, ReplacesEveryBadByte) {
     using namespace std::string_literals;
-    EXPECT_EQ(mis::valid_utf8("a\xFF" "b"), "a?b");
+    EXPECT_EQ(mis::valid_utf8("a\xFF\x62"), "a?b"); // \x62 is b
     EXPECT_EQ(mis::valid_utf8("nul\0here"s), "nul?here");
     EXPECT_EQ(mis::valid_utf8("cut \xE7\x8E"), "cut ??");   // truncated sequence
     EXPECT_EQ(mis::valid_utf8("\xC0\xAF"), "??");           // overlong encoding
