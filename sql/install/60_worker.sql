@@ -164,11 +164,13 @@ REVOKE ALL ON FUNCTION messaging._claim_deliveries(integer),
     messaging._requeue_in_flight(), messaging._next_due_in() FROM PUBLIC;
 
 -- Wakes the dispatcher when the calling transaction commits (used after
--- queueing work, for example by a rerun). Harmless, so anyone may call it.
+-- queueing work, for example by a rerun). Not for everyone: a stream of
+-- wake-ups would keep the dispatcher claiming.
 CREATE FUNCTION messaging._wake_dispatcher()
 RETURNS void
 LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'mis_wake_dispatcher';
+REVOKE ALL ON FUNCTION messaging._wake_dispatcher() FROM PUBLIC;
 
 CREATE FUNCTION messaging._worker_status(
     OUT pid integer, OUT database text, OUT started_at timestamptz,
@@ -177,6 +179,8 @@ CREATE FUNCTION messaging._worker_status(
 RETURNS SETOF record
 LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'mis_worker_status';
+REVOKE ALL ON FUNCTION messaging._worker_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION messaging._worker_status() TO messaging_admin;
 
 -- The running dispatcher, read from shared memory: one row while it runs.
 CREATE VIEW messaging.worker_status AS

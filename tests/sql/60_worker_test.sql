@@ -1,7 +1,7 @@
 -- The dispatcher's parameters, its status view, and the queue functions it
 -- calls to claim deliveries, record their results and recover after a crash.
 BEGIN;
-SELECT plan(53);
+SELECT plan(55);
 
 -- Parameters: only the dispatcher reads them, so a session SET is refused.
 SELECT throws_ok('SET messaging.database = ''other''', '55P02', NULL,
@@ -62,6 +62,14 @@ SELECT is(has_table_privilege('messaging_sender', 'messaging.worker_status', 'SE
           'senders cannot read worker_status');
 SELECT is(has_table_privilege('messaging_admin', 'messaging.worker_status', 'SELECT'), true,
           'administrators can read worker_status');
+SET LOCAL ROLE messaging_admin;
+SELECT is((SELECT count(*) FROM messaging.worker_status), 1::bigint,
+          'an administrator sees the dispatcher');
+RESET ROLE;
+SET LOCAL ROLE messaging_sender;
+SELECT throws_ok('SELECT * FROM messaging.worker_status', '42501', NULL,
+                 'a sender is refused worker_status');
+RESET ROLE;
 
 -- Only the dispatcher may call the queue functions.
 SELECT is(has_function_privilege('messaging_admin', 'messaging._claim_deliveries(integer)',
@@ -72,8 +80,8 @@ SELECT is(has_function_privilege('messaging_admin', 'messaging._record_deliverie
 SELECT is(has_function_privilege('messaging_admin', 'messaging._requeue_in_flight()', 'EXECUTE'),
           false, 'no one else may requeue deliveries');
 SELECT is(has_function_privilege('messaging_sender', 'messaging._wake_dispatcher()', 'EXECUTE'),
-          true, 'anyone may wake the dispatcher');
-SELECT lives_ok('SELECT messaging._wake_dispatcher()', 'waking the dispatcher is harmless');
+          false, 'senders cannot wake the dispatcher at will');
+SELECT lives_ok('SELECT messaging._wake_dispatcher()', 'the owner may wake the dispatcher');
 
 -- A small queue. The rows stay uncommitted, so the running dispatcher never
 -- sees them; the tests call the queue functions themselves.
