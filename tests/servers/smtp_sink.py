@@ -54,11 +54,17 @@ class Store:
             "rcpt_tos": list(envelope.rcpt_tos),
             "data_b64": base64.b64encode(envelope.original_content).decode("ascii"),
             "tls": self.implicit_tls or session.ssl is not None,
-            "auth_user": session.login_data.decode() if session.login_data else None,
+            "auth_user": auth_user(session),
         })
 
     def event(self, what, **details):
         self.append(self.events, {"time": time.time(), "event": what, **details})
+
+
+def auth_user(session):
+    """The user name the client authenticated as, or None."""
+    data = getattr(session, "auth_data", None)
+    return data.login.decode() if isinstance(data, LoginPassword) else None
 
 
 class Handler:
@@ -131,7 +137,7 @@ def make_authenticator(store, user, password):
         )
         if not ok:
             store.event("auth_refused", mechanism=mechanism)
-        return AuthResult(success=ok, handled=False)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     return authenticate
 
