@@ -231,23 +231,41 @@ class Mis:
         return [r["pid"] for r in rows]
 
 
+def connect_when_ready(cluster, timeout=30):
+    """A connection, waiting while the server restarts after a crash."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            conn = cluster.connect()
+            conn.cursor().execute("SELECT 1")
+            return conn
+        except psycopg2.Error:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 @pytest.fixture
 def mis(cluster):
     """A clean product: empty directory and queue, no channels, base parameters."""
-    conn = cluster.connect()
+    conn = connect_when_ready(cluster)
     m = Mis(cluster, conn)
     m.q("TRUNCATE messaging.message, messaging.person, messaging.person_group CASCADE")
     m.q("DELETE FROM messaging.wecom_config")
     m.q("DELETE FROM messaging.smtp_config")
-    if has_piece(conn.cursor(), "worker"):
+    worker = has_piece(conn.cursor(), "worker")
+    if worker:
         for name, value in BASE_PARAMS.items():
             m.q("ALTER SYSTEM SET %s = %%s" % name, (value,))
         m.reload()
     yield m
-    if has_piece(conn.cursor(), "worker"):
-        m.q("ALTER SYSTEM RESET ALL")
-        m.q("SELECT pg_reload_conf()")
     conn.close()
+    if worker:
+        # A test may have crashed the server: clean up on a fresh connection.
+        with connect_when_ready(cluster) as after, after.cursor() as cur:
+            cur.execute("ALTER SYSTEM RESET ALL")
+            cur.execute("SELECT pg_reload_conf()")
+        after.close()
 
 
 # ---------------------------------------------------------------- the private CA
