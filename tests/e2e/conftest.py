@@ -105,8 +105,39 @@ def has_piece(cur, piece):
         "dashboard": "SELECT to_regclass('messaging.dashboard') IS NOT NULL",
         "worker": "SELECT count(*) > 0 FROM pg_settings WHERE name = 'messaging.retry_delay'",
     }
+    if piece == "worker":
+        return worker_running(cur)
     cur.execute(probes[piece])
     return cur.fetchone()[0]
+
+
+WORKER_BACKEND = "(backend_type ILIKE '%messaging%' OR backend_type ILIKE '%dispatcher%')"
+
+
+def params_defined(cur):
+    """Whether the library defines the dispatcher's parameters."""
+    cur.execute("SELECT count(*) > 0 FROM pg_settings WHERE name = 'messaging.retry_delay'")
+    return cur.fetchone()[0]
+
+
+_worker_seen = []
+
+
+def worker_running(cur):
+    """Whether the dispatcher's parameters exist and its process shows up in
+    pg_stat_activity. The first time, it waits a little for the worker to start
+    (or restart after a crash test); once seen, it waits longer."""
+    if not params_defined(cur):
+        return False
+    deadline = time.time() + (30.0 if _worker_seen else 10.0)
+    while True:
+        cur.execute("SELECT count(*) > 0 FROM pg_stat_activity WHERE " + WORKER_BACKEND)
+        if cur.fetchone()[0]:
+            _worker_seen.append(True)
+            return True
+        if time.time() > deadline:
+            return False
+        time.sleep(0.2)
 
 
 class Mis:
@@ -226,8 +257,7 @@ class Mis:
         return {r["status"]: r["n"] for r in rows}
 
     def worker_pids(self):
-        rows = self.q(
-            "SELECT pid FROM pg_stat_activity WHERE backend_type ILIKE '%%messaging%%'")
+        rows = self.q("SELECT pid FROM pg_stat_activity WHERE " + WORKER_BACKEND.replace("%", "%%"))
         return [r["pid"] for r in rows]
 
 
@@ -253,7 +283,7 @@ def mis(cluster):
     m.q("TRUNCATE messaging.message, messaging.person, messaging.person_group CASCADE")
     m.q("DELETE FROM messaging.wecom_config")
     m.q("DELETE FROM messaging.smtp_config")
-    worker = has_piece(conn.cursor(), "worker")
+    worker = params_defined(conn.cursor())
     if worker:
         for name, value in BASE_PARAMS.items():
             m.q("ALTER SYSTEM SET %s = %%s" % name, (value,))

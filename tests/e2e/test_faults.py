@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import Mis, connect_when_ready
+from conftest import Mis, connect_when_ready, params_defined, worker_running
 
 PARENTS = [
     {"person_id": 21, "display_name": "陈静", "wechat_userid": "ChenJing",
@@ -208,6 +208,15 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(ready, 
     counts = delivered_to(wecom)
     assert counts == {"kid%d" % i: 1 for i in ids}  # resends absorbed as duplicates
     mis.conn.close()
+
+
+def test_the_worker_runs_when_the_library_is_preloaded(mis):
+    """The dispatcher shows in pg_stat_activity; without it every other test here
+    would only skip."""
+    with mis.conn.cursor() as cur:
+        if not params_defined(cur):
+            pytest.skip("not built yet: worker")
+        assert worker_running(cur), "the dispatcher is not in pg_stat_activity"
 
 
 def test_enabled_off_pauses_and_on_resumes(ready, wecom):
