@@ -76,8 +76,13 @@ left="$(sql -At -c "SELECT lower(p.wechat_userid)
     WHERE g.kind = 'pupil' AND g.group_type = 'Form' AND g.name = '7A'
       AND p.wechat_userid IS NOT NULL AND NOT p.disabled
     ORDER BY p.person_id LIMIT 1")"
-curl -sf -o /dev/null -X POST "http://127.0.0.1:$wecom_port/_control" \
-    -d "{\"invalid_users\": [\"$left\"]}"
+"$python" - "$wecom_port" "$left" <<'PY'
+import json, sys, urllib.request
+
+url = "http://127.0.0.1:%s/_control" % sys.argv[1]
+body = json.dumps({"invalid_users": [sys.argv[2]]}).encode()
+urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=10)
+PY
 
 say "Channels"
 sql -v wecom="http://127.0.0.1:$wecom_port" -v smtp="smtp://127.0.0.1:$smtp_port" <<'SQL'
