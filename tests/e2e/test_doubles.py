@@ -79,6 +79,15 @@ def test_send_needs_a_valid_current_token(wecom):
     assert send(wecom, fresh, "alice", "third")[1]["errcode"] == 40014
 
 
+def test_gettoken_gives_the_same_token_while_it_is_valid(wecom):
+    first = token(wecom)
+    assert token(wecom) == first
+    wecom.control(expire_tokens=True)
+    second = token(wecom)
+    assert second != first
+    assert token(wecom) == second
+
+
 def test_token_expires_after_its_lifetime(wecom):
     wecom.control(token_ttl=1)
     tok = token(wecom)

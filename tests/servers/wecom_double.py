@@ -7,12 +7,13 @@ It answers the two calls the dispatcher makes, the way the real API does:
   POST /cgi-bin/message/send?access_token=TOKEN   (JSON body, msgtype "text")
 
 and keeps the rules that matter to a sender: HTTP 200 with an `errcode` for API
-errors; 40013 for a wrong corp id, 40001 for a wrong secret; 41001 without a
-token, 40014 for an unknown one, 42001 for an expired one; at most 1,000 user
-ids per send (40032); unknown user ids listed lower-cased in `invaliduser`
-(81013 when no recipient was valid); texts over 2,048 bytes of UTF-8 cut
-silently; the duplicate check; and the limit of 30 messages a minute (1,000 an
-hour) to one member from one app, past which messages are dropped silently.
+errors; 40013 for a wrong corp id, 40001 for a wrong secret; the same token
+again while it is valid; 41001 without a token, 40014 for an unknown one, 42001
+for an expired one; at most 1,000 user ids per send (40032); unknown user ids
+listed lower-cased in `invaliduser` (81013 when no recipient was valid); texts
+over 2,048 bytes of UTF-8 cut silently; the duplicate check; and the limit of
+30 messages a minute (1,000 an hour) to one member from one app, past which
+messages are dropped silently.
 
 Everything received is recorded and can be read back as JSON:
 
@@ -198,8 +199,14 @@ class State:
             return {"errcode": 41004}
         if secret != self.secret:
             return {"errcode": 40001}
+        # While a token is valid, asking again gives the same token, as WeCom does.
+        now = time.time()
+        for token, tok in self.tokens.items():
+            if tok["state"] == "valid" and now < tok["expires"]:
+                return {"errcode": 0, "access_token": token,
+                        "expires_in": max(1, int(tok["expires"] - now))}
         token = secrets.token_hex(24)
-        self.tokens[token] = {"expires": time.time() + self.token_ttl, "state": "valid"}
+        self.tokens[token] = {"expires": now + self.token_ttl, "state": "valid"}
         return {"errcode": 0, "access_token": token, "expires_in": self.token_ttl}
 
     def token_error(self, token):
