@@ -257,7 +257,8 @@ class Mis:
         return {r["status"]: r["n"] for r in rows}
 
     def worker_pids(self):
-        rows = self.q("SELECT pid FROM pg_stat_activity WHERE " + WORKER_BACKEND.replace("%", "%%"))
+        where = WORKER_BACKEND.replace("%", "%%")
+        rows = self.q("SELECT pid FROM pg_stat_activity WHERE " + where)
         return [r["pid"] for r in rows]
 
 
