@@ -268,3 +268,112 @@ def test_alerts_become_inbox_rows_for_staff_only(mis):
     assert [tuple(a.values()) for a in alerts] == [
         (31, "Fire drill", "Fire drill at 10:00.", None),
         (32, "Fire drill", "Fire drill at 10:00.", None)]
+
+
+def test_no_secret_and_no_message_body_reach_the_server_log(mis, servers):
+    mis.require("send", "worker", "configure_wecom", "configure_smtp")
+    mis.add_people(PARENTS)
+    double = servers.wecom()
+    sink = servers.smtp("--auth-user", "office", "--auth-password", "right-password")
+    mis.configure_wecom(double.url, secret="Secret-Never-Logged-1")
+    mis.configure_smtp("smtp://127.0.0.1:%d" % sink.port, FROM, username="office",
+                       password="Password-Never-Logged-2", starttls=False)
+    body = "Body-Never-Logged-3 请勿记录"
+    rows = mis.send(body, [21, 22], ["wechat", "email"], subject="Subject-Never-Logged-4")
+    mis.wait_settled(mis.dispatch_ids(rows))
+    log = mis.cluster.server_log()
+    for secret in ("Secret-Never-Logged-1", "Password-Never-Logged-2", "Body-Never-Logged-3",
+                   "Subject-Never-Logged-4"):
+        assert secret not in log
+    # Both channels failed on configuration (wrong secret, refused login), the paths
+    # most tempted to log what they were given.
+    assert {r["channel"] for r in rows} == {"wechat", "email"}
+    for dispatch in mis.dispatch_ids(rows):
+        assert mis.status_counts(dispatch) == {"failed": 2}
+
+
+def pg_ctl(mis, *args):
+    """Runs the cluster's pg_ctl as the user that owns the data folder."""
+    import subprocess
+
+    pg_ctl_bin = os.path.join(mis.cluster.env["MIS_PGBIN"], "pg_ctl")
+    run_as = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+    data = os.path.join(mis.cluster.dir, "data")
+    log = os.path.join(mis.cluster.dir, "server.log")
+    subprocess.run([*run_as, pg_ctl_bin, "-D", data, "-l", log, "-w", *args], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def test_an_immediate_server_stop_mid_batch_loses_nothing(ready, wecom):
+    ids = ready.add_many(40001, 30, wechat_prefix="imm")
+    ready.configure_wecom(wecom.url)
+    wecom.control(fail_next=1, delay_ms=1500)
+    [dispatch] = ready.dispatch_ids(ready.send("Immediate stop", ids, ["wechat"]))
+    deadline = time.time() + 10
+    while ready.one("SELECT count(*) FROM messaging.delivery WHERE dispatch_id = %s"
+                    " AND status = 'processing'", (dispatch,)) == 0:
+        assert time.time() < deadline, "the batch was never claimed"
+        time.sleep(0.02)
+    ready.conn.close()
+    pg_ctl(ready, "stop", "-m", "immediate")
+    pg_ctl(ready, "start")
+    mis = reconnect(ready)
+    mis.wait_settled([dispatch], timeout=40)
+    assert mis.status_counts(dispatch) == {"complete": 30}
+    assert delivered_to(wecom) == {"imm%d" % i: 1 for i in ids}
+    mis.conn.close()
+
+
+def test_repeated_worker_kills_during_a_large_dispatch_lose_nothing(ready, wecom):
+    ids = ready.add_many(50001, 3000, wechat_prefix="big")
+    ready.configure_wecom(wecom.url)
+    ready.set_params(batch_size=200)
+    [dispatch] = ready.dispatch_ids(ready.send("Many kills", ids, ["wechat"]))
+    mis = ready
+    for _ in range(3):
+        wecom.control(fail_next=1, delay_ms=800)  # a batch on the wire when the kill lands
+        deadline = time.time() + 30
+        while not mis.worker_pids() or mis.one(
+                "SELECT count(*) FROM messaging.delivery WHERE dispatch_id = %s"
+                " AND status = 'processing'", (dispatch,)) == 0:
+            if mis.one("SELECT count(*) FROM messaging.delivery WHERE dispatch_id = %s"
+                       " AND status IN ('not_started', 'processing')", (dispatch,)) == 0:
+                break
+            assert time.time() < deadline, "no batch in flight"
+            time.sleep(0.02)
+        for pid in mis.worker_pids():
+            os.kill(pid, signal.SIGKILL)
+        mis.conn.close()
+        time.sleep(1)
+        mis = reconnect(mis)
+    mis.wait_settled([dispatch], timeout=90)
+    assert mis.status_counts(dispatch) == {"complete": 3000}
+    assert mis.one("SELECT count(*) FROM messaging.delivery WHERE dispatch_id = %s"
+                   " AND attempts < 1", (dispatch,)) == 0
+    assert delivered_to(wecom) == {"big%d" % i: 1 for i in ids}
+    mis.conn.close()
+
+
+def test_drop_extension_mid_batch_is_quick_and_create_extension_resumes(ready, wecom):
+    ready.configure_wecom(wecom.url)
+    wecom.control(fail_next=1, delay_ms=2000)
+    ready.send("In flight", [21, 22], ["wechat"])
+    time.sleep(0.3)
+    log_before = len(ready.cluster.server_log())
+    started = time.time()
+    try:
+        ready.q("DROP EXTENSION mis_messaging CASCADE")
+        assert time.time() - started < 5
+        time.sleep(2)  # the worker notices and waits quietly
+    finally:
+        ready.q("CREATE EXTENSION IF NOT EXISTS mis_messaging")
+    ready.add_people(PARENTS)
+    ready.configure_wecom(wecom.url)
+    [dispatch] = ready.dispatch_ids(ready.send("After", [21, 22], ["wechat"]))
+    ready.wait_settled([dispatch], timeout=30)
+    assert ready.status_counts(dispatch) == {"complete": 2}
+    assert [m["content"] for m in wecom.messages("delivered")][-2:] == ["After", "After"]
+    # No crash loop: at most one worker exit while the extension was missing.
+    log = ready.cluster.server_log()[log_before:]
+    assert log.count("exited with exit code") <= 1
+    assert "terminated by signal" not in log
