@@ -76,6 +76,8 @@ CREATE TABLE messaging.dispatch (
     processing integer NOT NULL DEFAULT 0,
     complete integer NOT NULL DEFAULT 0,
     failed integer NOT NULL DEFAULT 0,
+    recipients integer NOT NULL DEFAULT 0, -- as send queued it (returned again on a retry)
+    flagged integer NOT NULL DEFAULT 0,    -- of those, failed at once as unreachable
     UNIQUE (message_id, channel)
 );
 
