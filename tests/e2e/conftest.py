@@ -111,7 +111,7 @@ def has_piece(cur, piece):
     return cur.fetchone()[0]
 
 
-WORKER_BACKEND = "(backend_type ILIKE '%messaging%' OR backend_type ILIKE '%dispatcher%')"
+WORKER_BACKEND = "backend_type = 'mis_messaging dispatcher'"
 
 
 def params_defined(cur):
