@@ -137,7 +137,7 @@ for i in $(seq 1 240); do
     pending="$(sql -At -c "SELECT count(*) FROM messaging.delivery
                             WHERE status IN ('not_started', 'processing')")"
     [ "$pending" -eq 0 ] && break
-    [ $((i % 10)) -eq 0 ] && echo "$pending deliveries still queued or in flight"
+    [ $((i % 20)) -eq 0 ] && echo "$pending deliveries still queued or in flight"
     sleep 0.5
 done
 [ "$pending" -eq 0 ] || echo "gave up waiting: $pending deliveries not settled"
@@ -168,9 +168,18 @@ import base64, json, sys
 from email import message_from_bytes, policy
 
 work = sys.argv[1]
+
+
+def lines(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
 outcomes = {}
-with open(work + "/wecom/records.jsonl", encoding="utf-8") as f:
-    records = [json.loads(line) for line in f]
+records = lines(work + "/wecom/records.jsonl")
 calls = [r["request"] for r in records if "request" in r]
 messages = [r["message"] for r in records if "message" in r]
 for m in messages:
@@ -181,8 +190,7 @@ print("WeCom API: %d gettoken, %d message/send calls; messages %s"
 split = [m["content"] for m in messages if m["content"].startswith("(1/")]
 if split:
     print("a long message arrived in parts, e.g.: %s..." % split[0][:40])
-with open(work + "/smtp/mails.jsonl", encoding="utf-8") as f:
-    mails = [json.loads(line) for line in f]
+mails = lines(work + "/smtp/mails.jsonl")
 print("SMTP server: %d mails" % len(mails))
 if mails:
     msg = message_from_bytes(base64.b64decode(mails[0]["data_b64"]), policy=policy.default)
