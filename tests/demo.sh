@@ -86,10 +86,12 @@ PY
 
 say "Channels"
 sql -v wecom="http://127.0.0.1:$wecom_port" -v smtp="smtp://127.0.0.1:$smtp_port" <<'SQL'
+\o /dev/null
 SELECT messaging.configure_wecom('ww-riverside', 1000002, 'demo-secret', :'wecom');
 -- The sink is a relay on a trusted network (loopback): no STARTTLS.
 SELECT messaging.configure_smtp(:'smtp', 'Riverside School Office <office@example.org>',
                                 NULL, NULL, false);
+\o
 \pset border 2
 SELECT channel, configured, endpoint, identity, secret_set FROM messaging.channel_settings;
 SQL
