@@ -87,8 +87,9 @@ def cluster():
     )
     c = Cluster(directory)
     try:
-        with c.connect() as conn, conn.cursor() as cur:
-            cur.execute("CREATE EXTENSION mis_messaging")
+        conn = c.connect()
+        conn.cursor().execute("CREATE EXTENSION mis_messaging")
+        conn.close()
         yield c
     finally:
         subprocess.run(["bash", os.path.join(REPO, "tests", "cluster.sh"), "stop", directory])
@@ -293,7 +294,8 @@ def mis(cluster):
     conn.close()
     if worker:
         # A test may have crashed the server: clean up on a fresh connection.
-        with connect_when_ready(cluster) as after, after.cursor() as cur:
+        after = connect_when_ready(cluster)
+        with after.cursor() as cur:
             cur.execute("ALTER SYSTEM RESET ALL")
             cur.execute("SELECT pg_reload_conf()")
         after.close()
