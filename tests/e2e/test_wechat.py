@@ -182,7 +182,7 @@ def test_a_text_of_exactly_2048_bytes_is_sent_in_one_piece(wechat, wecom):
 
 
 def test_a_text_of_2049_bytes_is_split_in_two(wechat, wecom):
-    body = "\U0001F600" * 482 + "学学" + "a" * 116  # 600 characters, 2,049 bytes
+    body = "\U0001F600" * 483 + "a" * 117  # 600 characters, 2,049 bytes
     assert (len(body), len(body.encode())) == (600, 2049)
     [dispatch] = wechat.dispatch_ids(wechat.send(body, [1], ["wechat"]))
     wechat.wait_settled([dispatch])
@@ -264,12 +264,15 @@ def test_no_wecom_configuration_fails_with_a_reason(mis):
     assert "wechat" in d["error"].lower() and "configured" in d["error"]
 
 
-def test_a_second_send_of_the_same_text_is_not_suppressed(wechat, wecom):
-    """Two separate messages with the same words both arrive: the duplicate check is
-    only for resends of one delivery."""
-    for _ in range(2):
-        wechat.wait_settled(wechat.dispatch_ids(wechat.send("Same words", [1], ["wechat"])))
-    assert delivered_to(wecom) == {"wangxiaoming": 2}
+def test_a_rerun_reaches_people_again_despite_the_duplicate_check(wechat, wecom):
+    wechat.require("rerun")
+    [dispatch] = wechat.dispatch_ids(wechat.send("Once more", [1, 2], ["wechat"]))
+    wechat.wait_settled([dispatch])
+    assert wechat.one("SELECT messaging.rerun(%s, false)", (dispatch,)) == 2
+    wechat.wait_settled([dispatch])
+    assert wechat.status_counts(dispatch) == {"complete": 2}
+    assert delivered_to(wecom) == {"wangxiaoming": 2, "ann.smith": 2}
+    assert wecom.messages("duplicate") == []
 
 
 def test_a_member_gets_more_than_30_messages_in_a_minute_without_drops(wechat, wecom):
