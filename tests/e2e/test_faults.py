@@ -199,6 +199,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(ready, 
         time.sleep(0.02)
     time.sleep(0.3)
     [pid] = ready.worker_pids()
+    kills_before = ready.cluster.server_log().count("terminated by signal 9")
     os.kill(pid, signal.SIGKILL)
 
     time.sleep(1)
@@ -207,6 +208,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(ready, 
     assert mis.status_counts(dispatch) == {"complete": 40}
     counts = delivered_to(wecom)
     assert counts == {"kid%d" % i: 1 for i in ids}  # resends absorbed as duplicates
+    assert mis.cluster.server_log().count("terminated by signal 9") == kills_before + 1
     mis.conn.close()
 
 
@@ -329,7 +331,9 @@ def test_repeated_worker_kills_during_a_large_dispatch_lose_nothing(ready, wecom
     ready.configure_wecom(wecom.url)
     ready.set_params(batch_size=200)
     [dispatch] = ready.dispatch_ids(ready.send("Many kills", ids, ["wechat"]))
+    kills_before = ready.cluster.server_log().count("terminated by signal 9")
     mis = ready
+    kills = 0
     for _ in range(3):
         wecom.control(fail_next=1, delay_ms=800)  # a batch on the wire when the kill lands
         deadline = time.time() + 30
@@ -343,6 +347,7 @@ def test_repeated_worker_kills_during_a_large_dispatch_lose_nothing(ready, wecom
             time.sleep(0.02)
         for pid in mis.worker_pids():
             os.kill(pid, signal.SIGKILL)
+            kills += 1
         mis.conn.close()
         time.sleep(1)
         mis = reconnect(mis)
@@ -351,6 +356,8 @@ def test_repeated_worker_kills_during_a_large_dispatch_lose_nothing(ready, wecom
     assert mis.one("SELECT count(*) FROM messaging.delivery WHERE dispatch_id = %s"
                    " AND attempts < 1", (dispatch,)) == 0
     assert delivered_to(wecom) == {"big%d" % i: 1 for i in ids}
+    assert kills >= 2  # the dispatch outlasted at least two of the kills
+    assert mis.cluster.server_log().count("terminated by signal 9") == kills_before + kills
     mis.conn.close()
 
 
