@@ -123,10 +123,15 @@ FROM messaging.send(
     ARRAY['alert', 'wechat']::messaging.channel[]);
 
 \pset title 'The Year 9 Paris trip group with mothers and guardians (some not registered)'
+-- A long notice in Chinese: over the 2,048 bytes one WeCom text may carry, so it
+-- reaches WeChat in numbered parts.
 SELECT channel, recipients, flagged
 FROM messaging.send(
-    '巴黎游学行前说明会 Paris trip meeting',
-    repeat('九年级巴黎游学行前说明会将于下周二晚上七点在学校礼堂举行，请学生和家长准时参加。', 12),
+    '关于九年级巴黎游学行前说明会的通知：时间地点、行程安排、行李清单、护照与签证材料、'
+    '旅行保险、费用缴纳方式、家长同意书、紧急联系人、学生安全守则及出发当天集合安排等事项的说明',
+    left(repeat('九年级巴黎游学行前说明会将于下周二晚上七点在学校礼堂举行，请学生和家长准时参加。'
+                '会上将介绍行程安排、住宿与饮食、安全守则和紧急联系方式，并回答家长的问题。'
+                '请携带护照复印件和已签字的家长同意书。', 7), 600),
     ARRAY(SELECT person_id FROM messaging.search_by_group(
               (SELECT group_id FROM messaging.groups('pupil', 'Pupil Custom Group')
                WHERE name = 'Year 9 Paris Trip'))),
@@ -147,7 +152,11 @@ done
 say "Dashboard"
 sql <<'SQL'
 \pset border 2
-SELECT dispatch_id AS id, message_type AS channel, left(subject, 36) AS subject,
+-- Subjects cut to fit the screen (Chinese characters are twice as wide).
+SELECT dispatch_id AS id, message_type AS channel,
+       CASE WHEN length(subject) <= 34 AND octet_length(subject) = length(subject) THEN subject
+            WHEN octet_length(subject) = length(subject) THEN left(subject, 33) || '…'
+            ELSE left(subject, 16) || '…' END AS subject,
        messages, not_started, processing, complete, failed, has_error
 FROM messaging.dashboard ORDER BY dispatch_id;
 SQL
@@ -189,9 +198,11 @@ for m in messages:
 print("WeCom API: %d gettoken, %d message/send calls; messages %s"
       % (sum(c["kind"] == "gettoken" for c in calls), sum(c["kind"] == "send" for c in calls),
          ", ".join("%s %d" % kv for kv in sorted(outcomes.items())) or "none"))
-split = [m["content"] for m in messages if m["content"].startswith("(1/")]
-if split:
-    print("a long message arrived in parts, e.g.: %s..." % split[0][:40])
+firsts = [m for m in messages if m["content"].startswith("(1/")]
+if firsts:
+    n = firsts[0]["content"][3:].split(")")[0]
+    print("the long notice reached %d people in %s numbered parts each, the first starting: %s…"
+          % (len(firsts), n, firsts[0]["content"][:24]))
 mails = lines(work + "/smtp/mails.jsonl")
 print("SMTP server: %d mails" % len(mails))
 if mails:
