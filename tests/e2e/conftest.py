@@ -8,8 +8,10 @@ parameters with ALTER SYSTEM and kill the worker.
 """
 
 import base64
+import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -141,12 +143,27 @@ def worker_running(cur):
         time.sleep(0.2)
 
 
+_tags = itertools.count(1)
+
+
+def member_name(touser):
+    """A WeCom user id without the per-test tag that Mis.member adds."""
+    return re.sub(r"\.t\d+$", "", touser)
+
+
 class Mis:
     """The product, seen from an MIS connection (superuser, so sender 'postgres')."""
 
-    def __init__(self, cluster, conn):
+    def __init__(self, cluster, conn, tag=None):
         self.cluster = cluster
         self.conn = conn
+        # WeCom user ids get a tag of their own in each test, because the dispatcher
+        # paces each member's messages and remembers them from one test to the next.
+        self.tag = tag or "t%d" % next(_tags)
+
+    def member(self, userid):
+        """The WeCom user id this test gives the person recorded as `userid`."""
+        return "%s.%s" % (userid, self.tag)
 
     def q(self, sql, args=None):
         with self.conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
@@ -183,7 +200,8 @@ class Mis:
                 (
                     p["person_id"], p.get("kind", "contact"), p["display_name"],
                     p.get("given_name"), p.get("family_name"), p.get("email"),
-                    p.get("wechat_userid"), p.get("disabled", False),
+                    self.member(p["wechat_userid"]) if p.get("wechat_userid") else None,
+                    p.get("disabled", False),
                 ),
             )
 
@@ -193,8 +211,8 @@ class Mis:
             "INSERT INTO messaging.person (person_id, kind, display_name, email, wechat_userid)"
             " SELECT i, %s, 'Person ' || i,"
             " CASE WHEN %s THEN 'person' || i || '@school.example' END,"
-            " %s || i FROM generate_series(%s, %s) i",
-            (kind, email, wechat_prefix, first_id, first_id + count - 1),
+            " %s || i || '.' || %s FROM generate_series(%s, %s) i",
+            (kind, email, wechat_prefix, self.tag, first_id, first_id + count - 1),
         )
         return list(range(first_id, first_id + count))
 

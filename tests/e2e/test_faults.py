@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import Mis, connect_when_ready, params_defined, worker_running
+from conftest import Mis, connect_when_ready, member_name, params_defined, worker_running
 
 PARENTS = [
     {"person_id": 21, "display_name": "陈静", "wechat_userid": "ChenJing",
@@ -28,7 +28,8 @@ def ready(mis):
 
 
 def delivered_to(wecom):
-    return collections.Counter(m["touser"] for m in wecom.messages("delivered"))
+    """How many messages each member saw, by WeCom user id (lower-cased, untagged)."""
+    return collections.Counter(member_name(m["touser"]) for m in wecom.messages("delivered"))
 
 
 # ---------------------------------------------------------------- HTTP faults
@@ -183,7 +184,7 @@ def test_smtp_requiring_starttls_refuses_a_server_without_it(ready, servers):
 
 def reconnect(mis):
     """The product on a new connection, once the server has restarted."""
-    return Mis(mis.cluster, connect_when_ready(mis.cluster))
+    return Mis(mis.cluster, connect_when_ready(mis.cluster), tag=mis.tag)
 
 
 def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(ready, wecom):

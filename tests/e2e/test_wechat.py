@@ -4,7 +4,7 @@ import collections
 
 import pytest
 
-from conftest import DISABLED, NOT_REGISTERED
+from conftest import DISABLED, NOT_REGISTERED, member_name
 
 # A form: three registered parents (WeCom ids in mixed case, as schools type them),
 # one parent not registered for WeChat, one disabled account.
@@ -28,7 +28,8 @@ def wechat(mis, wecom):
 
 
 def delivered_to(wecom):
-    return collections.Counter(m["touser"] for m in wecom.messages("delivered"))
+    """How many messages each member saw, by WeCom user id (lower-cased, untagged)."""
+    return collections.Counter(member_name(m["touser"]) for m in wecom.messages("delivered"))
 
 
 def test_every_delivery_is_accounted_for_with_exact_reasons(wechat, wecom):
@@ -47,7 +48,8 @@ def test_every_delivery_is_accounted_for_with_exact_reasons(wechat, wecom):
         5: ("failed", 0, DISABLED),
     }
     assert {p: got[p]["address"] for p in (1, 2, 3)} == {
-        1: "WangXiaoMing", 2: "ann.smith", 3: "LiHua"}
+        1: wechat.member("WangXiaoMing"), 2: wechat.member("ann.smith"),
+        3: wechat.member("LiHua")}
 
     # One message each for the three reachable people, none for the others.
     assert delivered_to(wecom) == {"wangxiaoming": 1, "ann.smith": 1, "lihua": 1}
@@ -55,7 +57,8 @@ def test_every_delivery_is_accounted_for_with_exact_reasons(wechat, wecom):
     assert msg == "Year 7 trip\n\nTrip forms are due on Friday."
     [send_call] = wecom.requests("send")
     body = send_call["body"]
-    assert sorted(body["touser"].split("|")) == ["LiHua", "WangXiaoMing", "ann.smith"]
+    assert sorted(member_name(u) for u in body["touser"].split("|")) == [
+        "LiHua", "WangXiaoMing", "ann.smith"]
     assert body["msgtype"] == "text" and body["agentid"] == 1000002
     assert body["enable_duplicate_check"] == 1
     assert wechat.status_counts(dispatch) == {"complete": 3, "failed": 2}
@@ -115,7 +118,8 @@ def test_a_revoked_token_is_refreshed_once(wechat, wecom):
 
 
 def test_invalid_user_fails_only_that_person(wechat, wecom):
-    wecom.control(users=["wangxiaoming", "lihua"])  # ann.smith has left the school's WeCom
+    # ann.smith has left the school's WeCom account.
+    wecom.control(users=[wechat.member("wangxiaoming"), wechat.member("lihua")])
     rows = wechat.send("Parents evening", [1, 2, 3], ["wechat"])
     [dispatch] = wechat.dispatch_ids(rows)
     wechat.wait_settled([dispatch])
@@ -128,7 +132,7 @@ def test_invalid_user_fails_only_that_person(wechat, wecom):
 
 
 def test_unlicensed_user_fails_only_that_person(wechat, wecom):
-    wecom.control(unlicensed_users=["lihua"])
+    wecom.control(unlicensed_users=[wechat.member("lihua")])
     [dispatch] = wechat.dispatch_ids(wechat.send("Licence", [1, 3], ["wechat"]))
     wechat.wait_settled([dispatch])
     got = wechat.deliveries(dispatch)
@@ -160,7 +164,7 @@ def test_a_long_chinese_message_arrives_whole_in_numbered_parts(wechat, wecom):
     assert wechat.status_counts(dispatch) == {"complete": 2}
 
     for member in ("wangxiaoming", "lihua"):
-        parts = [m for m in wecom.messages() if m["touser"] == member]
+        parts = [m for m in wecom.messages() if member_name(m["touser"]) == member]
         assert all(m["outcome"] == "delivered" and not m["truncated"] for m in parts)
         assert all(m["sent_bytes"] <= 2048 for m in parts)
         n = len(parts)
