@@ -271,6 +271,10 @@ def test_smtp_sink_stores_envelope_and_raw_data(servers):
     assert mails[1]["msg"]["Subject"] == "second"
     assert mails[0]["raw"].endswith(b"body\r\n")
     assert mails[0]["tls"] is False
+    assert mails[0]["connection"] == mails[1]["connection"]
+    with smtplib.SMTP("127.0.0.1", sink.port, timeout=10) as s:
+        s.sendmail("office@school.example", ["d@x.example"], mail("d@x.example"))
+    assert sink.mails()[2]["connection"] != mails[0]["connection"]
 
 
 def test_smtp_sink_refuses_listed_recipients_with_550(servers):

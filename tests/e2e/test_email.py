@@ -66,6 +66,20 @@ def test_one_mail_per_recipient_with_exact_outcomes(mail, servers):
         assert not any(o.encode() in m["raw"] for o in others)
 
 
+def test_mails_share_connections(mail, servers):
+    sink = servers.smtp()
+    plain(mail, sink)
+    ids = mail.add_many(60001, 40, wechat_prefix="m")
+    [dispatch] = mail.dispatch_ids(mail.send("Many mails", ids, ["email"]))
+    mail.wait_settled([dispatch])
+    assert mail.status_counts(dispatch) == {"complete": 40}
+    mails = sink.mails()
+    assert sorted(m["rcpt_tos"][0] for m in mails) == sorted(
+        "person%d@school.example" % i for i in ids)
+    # Reused connections: far fewer than one per mail (at most one per parallel one).
+    assert len({m["connection"] for m in mails}) <= 8
+
+
 def test_headers_are_proper_and_text_arrives_intact(mail, servers):
     sink = servers.smtp()
     plain(mail, sink)

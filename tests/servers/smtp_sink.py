@@ -3,7 +3,8 @@
 
 Listens on 127.0.0.1 only. Each accepted mail is one line of JSON appended to
 STORE/mails.jsonl: envelope sender, recipients, the raw message (base64, exact
-bytes) and how the session went (TLS, authenticated user). Each refused or
+bytes) and how the session went (TLS, authenticated user, the client's address
+and port, which tells mails sent over one connection apart). Each refused or
 broken transaction is a line in STORE/events.jsonl.
 
 Options choose how the server behaves:
@@ -54,6 +55,7 @@ class Store:
             "rcpt_tos": list(envelope.rcpt_tos),
             "data_b64": base64.b64encode(envelope.original_content).decode("ascii"),
             "tls": self.implicit_tls or session.ssl is not None,
+            "connection": "%s:%s" % tuple(session.peer[:2]),  # the client's address and port
             "auth_user": auth_user(session),
         })
 
