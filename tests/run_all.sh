@@ -16,6 +16,24 @@ trap cleanup EXIT
 echo "== GoogleTest"
 if make -s unit; then summary+=("unit: passed"); else summary+=("unit: FAILED"); failures=$((failures + 1)); fi
 
+echo "== GoogleTest under AddressSanitizer and UndefinedBehaviorSanitizer"
+if cmake -S . -B build/sanitize -DCMAKE_BUILD_TYPE=Debug -DMIS_SANITIZE=ON >/dev/null &&
+    cmake --build build/sanitize -j2 >/dev/null &&
+    (cd build/sanitize && ctest --output-on-failure | tail -3); then
+    summary+=("unit under ASan/UBSan: passed")
+else
+    summary+=("unit under ASan/UBSan: FAILED")
+    failures=$((failures + 1))
+fi
+
+echo "== libFuzzer, ${MIS_FUZZ_SECONDS:-20} s a target"
+if bash tests/fuzz/run.sh "${MIS_FUZZ_SECONDS:-20}"; then
+    summary+=("fuzz: passed")
+else
+    summary+=("fuzz: FAILED")
+    failures=$((failures + 1))
+fi
+
 echo "== throwaway cluster in $cluster"
 bash tests/cluster.sh start "$cluster" mis_test || exit 1
 # shellcheck disable=SC1091
@@ -37,4 +55,5 @@ fi
 
 echo "== summary"
 printf '  %s\n' "${summary[@]}"
+echo "suites: $((${#summary[@]} - failures)) passed, $failures failed"
 exit $((failures > 0))

@@ -19,7 +19,8 @@ AS $$
 $$;
 
 -- The sender identity: session_user, or for members of messaging_app the
--- acting user named with SET LOCAL messaging.sender (required for them).
+-- acting user named with SET LOCAL messaging.sender (required for them, and at
+-- most 200 characters, so that it always fits the indexes it is stored in).
 CREATE FUNCTION messaging._sender()
 RETURNS text
 LANGUAGE plpgsql STABLE
@@ -34,12 +35,18 @@ BEGIN
     END IF;
 
     acting := nullif(btrim(current_setting('messaging.sender', true)), '');
-    IF acting IS NULL THEN
+    IF acting IS NULL OR acting !~ '[^[:space:]]' THEN
         RAISE EXCEPTION 'messaging.sender is not set'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('Role %s is a member of messaging_app, which acts for its own users.',
                                   session_user),
                   HINT = 'Name the acting user in each transaction with SET LOCAL messaging.sender = ''...''.';
+    END IF;
+    IF char_length(acting) > 200 THEN
+        RAISE EXCEPTION 'messaging.sender is too long'
+            USING ERRCODE = 'string_data_right_truncation',
+                  DETAIL = format('It has %s characters; at most 200 are allowed.',
+                                  char_length(acting));
     END IF;
     RETURN acting;
 END

@@ -352,7 +352,8 @@ BEGIN
 END
 $$;
 
--- Raises 22023 naming the ids that are not people in the directory.
+-- Raises 22023 naming the ids that are not people in the directory (the first 20,
+-- then how many more), so that a long list of unknown ids makes a short message.
 CREATE FUNCTION messaging._require_people(ids bigint[], name text) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -363,7 +364,7 @@ BEGIN
     IF ids IS NULL THEN
         RAISE EXCEPTION '% must not be null', name USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF array_position(ids, NULL) IS NOT NULL THEN
+    IF EXISTS (SELECT FROM unnest(ids) AS u(id) WHERE u.id IS NULL) THEN
         RAISE EXCEPTION '% must not contain null', name USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
@@ -373,7 +374,9 @@ BEGIN
     IF unknown IS NOT NULL THEN
         RAISE EXCEPTION 'unknown person %: %',
                 CASE WHEN cardinality(unknown) = 1 THEN 'id' ELSE 'ids' END,
-                array_to_string(unknown, ', ')
+                array_to_string(unknown[1:20], ', ')
+                    || CASE WHEN cardinality(unknown) > 20
+                            THEN format(' and %s more', cardinality(unknown) - 20) ELSE '' END
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('Every id in %s must be a person in the directory.', name);
     END IF;
@@ -557,6 +560,14 @@ AS $$
 BEGIN
     PERFORM messaging._sender();
     PERFORM messaging._require_people($1, 'pupil_ids');
+    IF EXISTS (SELECT FROM unnest($2) AS u(name) WHERE u.name IS NULL) THEN
+        RAISE EXCEPTION 'relationships must not contain null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT FROM unnest($3) AS u(rank) WHERE u.rank IS NULL) THEN
+        RAISE EXCEPTION 'ranks must not contain null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
 
     RETURN QUERY
     SELECT a.contact_id, c.display_name, a.pupil_id, p.display_name, a.relationship, a.rank,

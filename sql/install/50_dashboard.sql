@@ -236,6 +236,24 @@ BEGIN
 END
 $$;
 
+-- Where calendar day `day` begins in the session's time zone (with `after`, where it
+-- ends: the next day's start). A day beyond the range of timestamptz begins at
+-- -infinity or infinity, so that any date the type accepts is a usable bound.
+CREATE FUNCTION messaging._day_start(day date, after boolean DEFAULT false)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF after THEN
+        RETURN (day + 1)::timestamptz;
+    END IF;
+    RETURN day::timestamptz;
+EXCEPTION WHEN datetime_field_overflow THEN
+    RETURN CASE WHEN day < date '2000-01-01' THEN '-infinity' ELSE 'infinity' END;
+END
+$$;
+
 -- One page of the dashboard; see dashboard_search. Only the filters given become
 -- part of the query, so each search is planned for exactly what it asks.
 CREATE FUNCTION messaging._dashboard_page(
@@ -254,8 +272,16 @@ DECLARE
     filters text[] := '{}';
     matching text;
     total bigint;
+    updated_from timestamptz;
+    updated_before timestamptz;
+    created_from timestamptz;
+    created_before timestamptz;
 BEGIN
     PERFORM messaging._check_page(p_page, p_page_size);
+    updated_from := messaging._day_start(p_updated_from);
+    updated_before := messaging._day_start(p_updated_to, true);
+    created_from := messaging._day_start(p_created_from);
+    created_before := messaging._day_start(p_created_to, true);
 
     IF NOT messaging._is_admin() THEN
         filters := filters || 'd.sent_by = $1'::text;
@@ -263,19 +289,19 @@ BEGIN
     IF p_channel IS NOT NULL THEN
         filters := filters || 'd.channel = $2'::text;
     END IF;
-    -- Calendar days are the session's: date::timestamptz is its local midnight, and
-    -- a day ends where the next one begins.
+    -- Calendar days are the session's: a day starts at its local midnight and ends
+    -- where the next one begins.
     IF p_updated_from IS NOT NULL THEN
-        filters := filters || 'd.updated_at >= $3::timestamptz'::text;
+        filters := filters || 'd.updated_at >= $3'::text;
     END IF;
     IF p_updated_to IS NOT NULL THEN
-        filters := filters || 'd.updated_at < ($4 + 1)::timestamptz'::text;
+        filters := filters || 'd.updated_at < $4'::text;
     END IF;
     IF p_created_from IS NOT NULL THEN
-        filters := filters || 'd.created_at >= $5::timestamptz'::text;
+        filters := filters || 'd.created_at >= $5'::text;
     END IF;
     IF p_created_to IS NOT NULL THEN
-        filters := filters || 'd.created_at < ($6 + 1)::timestamptz'::text;
+        filters := filters || 'd.created_at < $6'::text;
     END IF;
     IF p_has_error THEN
         filters := filters || 'd.failed > 0'::text;
@@ -287,8 +313,8 @@ BEGIN
 
     EXECUTE 'SELECT count(*) ' || matching
         INTO total
-        USING caller, p_channel, p_updated_from, p_updated_to,
-              p_created_from, p_created_to;
+        USING caller, p_channel, updated_from, updated_before,
+              created_from, created_before;
     IF total <= (p_page - 1)::bigint * p_page_size THEN
         RETURN;
     END IF;
@@ -301,8 +327,8 @@ BEGIN
         || '     ORDER BY d.updated_at DESC, d.dispatch_id DESC LIMIT $7 OFFSET $8) d'
         '  JOIN messaging.message m ON m.message_id = d.message_id'
         ' ORDER BY d.updated_at DESC, d.dispatch_id DESC'
-        USING caller, p_channel, p_updated_from, p_updated_to,
-              p_created_from, p_created_to, p_page_size,
+        USING caller, p_channel, updated_from, updated_before,
+              created_from, created_before, p_page_size,
               (p_page - 1)::bigint * p_page_size, total;
 END
 $$;
@@ -340,6 +366,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    viewer text := messaging._sender();
     owner_name text;
 BEGIN
     IF wanted IS NULL THEN
@@ -350,12 +377,12 @@ BEGIN
     IF for_update THEN
         SELECT d.sent_by INTO owner_name FROM messaging.dispatch d
         WHERE d.dispatch_id = wanted
-          AND (messaging._is_admin() OR d.sent_by = messaging._sender())
+          AND (messaging._is_admin() OR d.sent_by = viewer)
         FOR NO KEY UPDATE;
     ELSE
         SELECT d.sent_by INTO owner_name FROM messaging.dispatch d
         WHERE d.dispatch_id = wanted
-          AND (messaging._is_admin() OR d.sent_by = messaging._sender());
+          AND (messaging._is_admin() OR d.sent_by = viewer);
     END IF;
 
     IF NOT FOUND THEN
@@ -463,11 +490,16 @@ DECLARE
     finished bigint[];
     purged bigint;
 BEGIN
+    PERFORM messaging._sender();
     IF older_than IS NULL OR older_than < interval '0' THEN
         RAISE EXCEPTION 'older_than must be a positive interval'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    cutoff := now() - older_than;
+    BEGIN
+        cutoff := now() - older_than;
+    EXCEPTION WHEN datetime_field_overflow THEN
+        cutoff := '-infinity'; -- longer ago than any time can be: nothing is that old
+    END;
 
     finished := ARRAY(
         SELECT d.dispatch_id FROM messaging.dispatch d

@@ -23,13 +23,25 @@ BEGIN
 END
 $$;
 
--- Raises 42501 unless the caller may change channel settings.
+-- Whether the port a URL gives, if any, is one a server can listen on (1 to 65535).
+CREATE FUNCTION messaging._port_in_range(url text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(substring(url FROM '^[A-Za-z]+://(?:[^/@]*\]|[^/@:]*):([0-9]+)(?:/|$)')::int
+                        BETWEEN 1 AND 65535, true)
+$$;
+
+-- Raises 42501 unless the caller may change channel settings (and, like every API
+-- call, 22023 for an application role that has not named its user).
 CREATE FUNCTION messaging._require_admin()
 RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    PERFORM messaging._sender();
     IF NOT messaging._is_admin() THEN
         RAISE EXCEPTION 'permission denied to configure channels'
             USING ERRCODE = 'insufficient_privilege',
@@ -61,7 +73,8 @@ BEGIN
     END IF;
 
     base := rtrim(btrim(api_base), '/');
-    IF base !~* '^https?://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?(/[^[:space:]]*)?$' THEN
+    IF base !~* '^https?://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?(/[^[:space:]]*)?$'
+       OR NOT messaging._port_in_range(base) THEN
         RAISE EXCEPTION 'api_base must be an https:// or http:// URL'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The URL needs a host name and may not carry a user name or password.';
@@ -110,7 +123,8 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass them as username and password instead.';
     END IF;
-    IF relay !~* '^smtps?://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?(/[^[:space:]/]*)?$' THEN
+    IF relay !~* '^smtps?://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?(/[^[:space:]/]*)?$'
+       OR NOT messaging._port_in_range(relay) THEN
         RAISE EXCEPTION 'url must be an smtp:// or smtps:// URL'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The URL needs a host name and may give a port, as in '
