@@ -43,6 +43,28 @@ NOT_REGISTERED = "not registered for WeChat: ask them to register"
 NO_EMAIL = "no email address recorded"
 DISABLED = "account disabled"
 
+# Failure reasons, as the README's table of failure reasons words them.
+INVALID_USER = "WeCom rejected this user id: check the person's WeChat user id"
+UNLICENSED = ("this person's WeCom account has no licence for the school's app:"
+              " ask the WeCom administrator to license it")
+WECOM_CREDENTIALS = "WeChat is not configured correctly: check the corp id and secret"
+WECOM_TLS = ("could not verify the TLS certificate of the WeChat API server:"
+             " check api_base and messaging.ca_file")
+WECOM_BUSY = "WeCom was busy"
+WECOM_TIMEOUT = "timed out waiting for the WeChat API"
+WECOM_NO_CONNECTION = "could not connect to the WeChat API"
+MAILBOX_REFUSED = "the mail server refused the address"
+MAIL_DEFERRED = "the mail server deferred the address (SMTP 451)"
+MAIL_LOGIN = ("the mail server refused the login:"
+              " check messaging.configure_smtp's username and password")
+MAIL_GREETING = "the mail server refused the connection (SMTP 554)"
+MAIL_LOST = "the connection to the mail server was lost"
+MAIL_NO_CONNECTION = "could not connect to the mail server"
+MAIL_TLS = ("could not verify the TLS certificate of the mail server:"
+            " check the SMTP URL and messaging.ca_file")
+MAIL_NO_STARTTLS = ("the mail server does not offer STARTTLS: use an smtps:// URL,"
+                    " or starttls false for a relay on a trusted network")
+
 
 def world_readable_tempdir(prefix):
     """A temporary folder the server (user postgres) can read."""

@@ -5,7 +5,9 @@ import re
 
 import pytest
 
-from conftest import DISABLED, NO_EMAIL
+from conftest import (
+    DISABLED, MAIL_DEFERRED, MAIL_GREETING, MAIL_LOGIN, MAIL_LOST, MAIL_NO_CONNECTION,
+    MAILBOX_REFUSED, NO_EMAIL)
 
 PEOPLE = [
     {"person_id": 11, "display_name": "王小明", "email": "wang.xiaoming@home.example"},
@@ -157,7 +159,7 @@ def test_a_refused_mailbox_fails_only_that_delivery(mail, servers):
     got = mail.deliveries(dispatch)
     assert [(got[p]["status"], got[p]["attempts"]) for p in (11, 12, 13)] == [
         ("complete", 1), ("failed", 1), ("complete", 1)]
-    assert got[12]["error"]
+    assert got[12]["error"] == MAILBOX_REFUSED
     assert [e["event"] for e in sink.events()] == ["rcpt_refused"]  # not retried
     assert sorted(m["rcpt_tos"][0] for m in sink.mails()) == [
         "wang.xiaoming@home.example", "zoe@home.example"]
@@ -169,7 +171,7 @@ def test_a_temporary_refusal_is_retried_then_fails(mail, servers):
     [dispatch] = mail.dispatch_ids(mail.send("Later", [12], ["email"]))
     mail.wait_settled([dispatch])
     [d] = mail.deliveries(dispatch).values()
-    assert (d["status"], d["attempts"]) == ("failed", 3)
+    assert (d["status"], d["attempts"], d["error"]) == ("failed", 3, MAIL_DEFERRED)
     assert [e["event"] for e in sink.events()] == ["rcpt_tempfail"] * 3
     assert sink.mails() == []
 
@@ -196,7 +198,8 @@ def test_refused_authentication_fails_with_a_configuration_reason(mail, servers,
     mail.wait_settled([dispatch])
     got = mail.deliveries(dispatch)
     assert {d["status"] for d in got.values()} == {"failed"}
-    assert all(d["error"] and d["attempts"] <= 1 for d in got.values())  # not retried
+    assert {d["error"] for d in got.values()} == {MAIL_LOGIN}
+    assert all(d["attempts"] <= 1 for d in got.values())  # not retried
     assert sink.mails() == []
     # Each connection may try each mechanism the server offers (PLAIN, LOGIN) once.
     assert 1 <= len(sink.events()) <= 4
@@ -208,7 +211,7 @@ def test_a_refused_greeting_is_retried_then_fails(mail, servers):
     [dispatch] = mail.dispatch_ids(mail.send("Greeting", [11], ["email"]))
     mail.wait_settled([dispatch])
     [d] = mail.deliveries(dispatch).values()
-    assert d["status"] == "failed" and d["error"]
+    assert (d["status"], d["error"]) == ("failed", MAIL_GREETING)
     assert sink.mails() == []
 
 
@@ -218,7 +221,7 @@ def test_a_connection_dropped_mid_data_is_never_complete(mail, servers):
     [dispatch] = mail.dispatch_ids(mail.send("Dropped", [11], ["email"]))
     mail.wait_settled([dispatch])
     [d] = mail.deliveries(dispatch).values()
-    assert (d["status"], d["attempts"]) == ("failed", 3)
+    assert (d["status"], d["attempts"], d["error"]) == ("failed", 3, MAIL_LOST)
     assert [e["event"] for e in sink.events()] == ["dropped_mid_data"] * 3
 
 
@@ -230,8 +233,7 @@ def test_connection_refused_is_retried_then_fails(mail, servers):
     [dispatch] = mail.dispatch_ids(mail.send("Nobody home", [11], ["email"]))
     mail.wait_settled([dispatch])
     [d] = mail.deliveries(dispatch).values()
-    assert (d["status"], d["attempts"]) == ("failed", 3)
-    assert d["error"]
+    assert (d["status"], d["attempts"], d["error"]) == ("failed", 3, MAIL_NO_CONNECTION)
 
 
 def test_a_rerun_sends_again_with_a_new_message_id(mail, servers):

@@ -4,7 +4,9 @@ import collections
 
 import pytest
 
-from conftest import DISABLED, NOT_REGISTERED, member_name
+from conftest import (
+    DISABLED, INVALID_USER, NOT_REGISTERED, UNLICENSED, WECOM_BUSY, WECOM_CREDENTIALS,
+    member_name)
 
 # A form: three registered parents (WeCom ids in mixed case, as schools type them),
 # one parent not registered for WeChat, one disabled account.
@@ -126,7 +128,7 @@ def test_invalid_user_fails_only_that_person(wechat, wecom):
     got = wechat.deliveries(dispatch)
     assert [(got[p]["status"], got[p]["attempts"]) for p in (1, 2, 3)] == [
         ("complete", 1), ("failed", 1), ("complete", 1)]
-    assert got[2]["error"]
+    assert got[2]["error"] == INVALID_USER
     assert len(wecom.requests("send")) == 1  # a permanent failure: no retry
     assert delivered_to(wecom) == {"wangxiaoming": 1, "lihua": 1}
 
@@ -137,7 +139,7 @@ def test_unlicensed_user_fails_only_that_person(wechat, wecom):
     wechat.wait_settled([dispatch])
     got = wechat.deliveries(dispatch)
     assert (got[1]["status"], got[3]["status"]) == ("complete", "failed")
-    assert got[3]["error"]
+    assert got[3]["error"] == UNLICENSED
     assert len(wecom.requests("send")) == 1
 
 
@@ -147,7 +149,7 @@ def test_all_users_invalid_fails_them_at_once(wechat, wecom):
     wechat.wait_settled([dispatch])
     got = wechat.deliveries(dispatch)
     assert {(d["status"], d["attempts"]) for d in got.values()} == {("failed", 1)}
-    assert all(d["error"] for d in got.values())
+    assert {d["error"] for d in got.values()} == {INVALID_USER}
     assert [r["response"]["errcode"] for r in wecom.requests("send")] == [81013]
     assert wecom.messages() == []
 
@@ -226,8 +228,7 @@ def test_busy_beyond_max_attempts_fails_with_the_last_reason(wechat, wecom):
     [dispatch] = wechat.dispatch_ids(wechat.send("Never", [1], ["wechat"]))
     wechat.wait_settled([dispatch])
     [d] = wechat.deliveries(dispatch).values()
-    assert (d["status"], d["attempts"]) == ("failed", 3)
-    assert d["error"]
+    assert (d["status"], d["attempts"], d["error"]) == ("failed", 3, WECOM_BUSY)
     assert len(wecom.requests("send")) == 3
     assert wecom.messages() == []
 
@@ -240,7 +241,7 @@ def test_wrong_secret_fails_with_a_configuration_reason_and_no_storm(mis, wecom)
     mis.wait_settled([dispatch])
     got = mis.deliveries(dispatch)
     assert {d["status"] for d in got.values()} == {"failed"}
-    assert all("WeChat is not configured correctly" in d["error"] for d in got.values())
+    assert {d["error"] for d in got.values()} == {WECOM_CREDENTIALS}
     # One batch: one token request (at most one more for the single refresh), no sends.
     assert len(wecom.requests("gettoken")) in (1, 2)
     assert wecom.requests("send") == []
@@ -253,8 +254,7 @@ def test_wrong_corp_id_fails_with_a_configuration_reason(mis, wecom):
     [dispatch] = mis.dispatch_ids(mis.send("Hello", [1, 2], ["wechat"]))
     mis.wait_settled([dispatch])
     got = mis.deliveries(dispatch)
-    assert all(d["status"] == "failed" and "WeChat is not configured correctly" in d["error"]
-               for d in got.values())
+    assert {(d["status"], d["error"]) for d in got.values()} == {("failed", WECOM_CREDENTIALS)}
     assert wecom.requests("send") == []
 
 
