@@ -237,8 +237,13 @@ def test_wrong_secret_fails_with_a_configuration_reason_and_no_storm(mis, wecom)
     mis.require("send", "worker", "configure_wecom")
     mis.add_people(FORM)
     mis.configure_wecom(wecom.url, secret="wrong-secret")
+    log_before = len(mis.cluster.server_log())
     [dispatch] = mis.dispatch_ids(mis.send("Hello", [1, 2, 3], ["wechat"]))
     mis.wait_settled([dispatch])
+    # One LOG line for the DBA for the batch, not one per delivery.
+    log = mis.cluster.server_log()[log_before:].splitlines()
+    assert len([line for line in log if " LOG: " in line and WECOM_CREDENTIALS in line]) == 1
+    assert "wrong-secret" not in "\n".join(log)
     got = mis.deliveries(dispatch)
     assert {d["status"] for d in got.values()} == {"failed"}
     assert {d["error"] for d in got.values()} == {WECOM_CREDENTIALS}
