@@ -461,6 +461,10 @@ class WeCom(Server):
         msgs = self.records()["messages"]
         return [m for m in msgs if outcome is None or m["outcome"] == outcome]
 
+    def counts(self):
+        """Messages per outcome ("delivered", "duplicate", "dropped") and member."""
+        return self._call("GET", "/_counts")
+
 
 class SmtpSink(Server):
     """The SMTP sink, and the mails it stored."""

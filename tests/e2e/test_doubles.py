@@ -241,6 +241,25 @@ def test_records_keep_each_request_and_reset_clears_them(wecom):
     assert wecom.records() == {"requests": [], "messages": []}
 
 
+def test_counts_per_member_and_outcome_and_a_records_mode_of_counts_only(wecom):
+    tok = token(wecom)
+    dup = {"enable_duplicate_check": 1}
+    send(wecom, tok, "alice|Bob", "hi", **dup)
+    wecom.control(records="counts", rate_limit=1)
+    send(wecom, tok, "alice|bob|carol", "hi", **dup)
+    send(wecom, tok, "carol", "again")
+    assert wecom.counts() == {"delivered": {"alice": 1, "bob": 1, "carol": 1},
+                              "duplicate": {"alice": 1, "bob": 1}, "dropped": {"carol": 1}}
+    # In counts mode no message is kept, and a request keeps its size, not its body.
+    assert [m["touser"] for m in wecom.messages()] == ["alice", "bob"]
+    reqs = wecom.requests("send")
+    assert [r.get("recipients") for r in reqs] == [None, 3, 1]
+    assert "body" not in reqs[1] and reqs[2]["response"]["errcode"] == 0
+    assert wecom.control()["records"] == "counts"
+    wecom.reset()
+    assert wecom.counts() == {"delivered": {}, "duplicate": {}, "dropped": {}}
+
+
 def test_wecom_over_tls_with_the_private_ca(servers, pki):
     double = servers.wecom(tls=(pki.cert, pki.key))
     ctx = ssl.create_default_context(cafile=pki.ca)

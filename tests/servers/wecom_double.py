@@ -18,7 +18,9 @@ messages are dropped silently.
 Everything received is recorded and can be read back as JSON:
 
   GET  /_records          {"requests": [...], "messages": [...]}
-  POST /_reset            forget records, tokens and pacing history
+  GET  /_counts           messages per outcome and member, e.g.
+                          {"delivered": {"alice": 1}, "duplicate": {}, "dropped": {}}
+  POST /_reset            forget records, counts, tokens and pacing history
   POST /_control          change the directory or inject faults, for example
        {"fail_next": 3, "errcode": -1}          the next 3 sends answer -1
        {"fail_next": 1, "http_status": 500}     the next send answers HTTP 500
@@ -29,6 +31,8 @@ Everything received is recorded and can be read back as JSON:
        {"users": ["a", "b"]}                    the directory (null: everyone exists)
        {"invalid_users": ["x"], "unlicensed_users": ["y"]}
        {"token_ttl": 7200, "rate_limit": 30, "rate_window_s": 60}
+       {"records": "counts"}                    keep only counts (for large runs):
+                                                no messages, requests without body
   GET  /_control          the current settings
 
 Each message a member would see is one entry of "messages", with its outcome:
@@ -101,6 +105,7 @@ class State:
         self.token_ttl = 7200
         self.rate_limit = 30
         self.rate_window_s = 60.0
+        self.records_mode = "full"  # or "counts"
         self.reset()
 
     def reset(self):
@@ -110,6 +115,7 @@ class State:
         self.last_content = {}  # (member, content) -> time delivered
         self.requests = []
         self.messages = []
+        self.counts = {"delivered": {}, "duplicate": {}, "dropped": {}}
         self.msg_seq = 0
 
     def settings(self):
@@ -122,6 +128,7 @@ class State:
             "token_ttl": self.token_ttl,
             "rate_limit": self.rate_limit,
             "rate_window_s": self.rate_window_s,
+            "records": self.records_mode,
             "pending_faults": [dict(f) for f in self.faults],
             "tokens_issued": len(self.tokens),
         }
@@ -139,6 +146,8 @@ class State:
                 setattr(self, key, int(req[key]))
         if "rate_window_s" in req:
             self.rate_window_s = float(req["rate_window_s"])
+        if req.get("records") in ("full", "counts"):
+            self.records_mode = req["records"]
         if "corp_id" in req:
             self.corp_id = req["corp_id"]
         if "secret" in req:
@@ -172,6 +181,10 @@ class State:
         return None
 
     def record_request(self, entry):
+        if self.records_mode == "counts" and "body" in entry:
+            body = entry.pop("body")
+            touser = body.get("touser") if isinstance(body, dict) else None
+            entry["recipients"] = len(touser.split("|")) if isinstance(touser, str) else 0
         entry["seq"] = len(self.requests) + 1
         entry["time"] = time.time()
         self.requests.append(entry)
@@ -181,6 +194,10 @@ class State:
 
     def record_message(self, entry):
         self.msg_seq += 1
+        per_member = self.counts[entry["outcome"]]
+        per_member[entry["touser"]] = per_member.get(entry["touser"], 0) + 1
+        if self.records_mode == "counts":
+            return
         entry["seq"] = self.msg_seq
         entry["time"] = time.time()
         self.messages.append(entry)
@@ -271,14 +288,15 @@ class State:
         users = [u for u in touser.split("|") if u != ""]
         if len(users) > MAX_USERS:
             return {"errcode": 40032}
-        invalid, unlicensed, members = [], [], []
+        invalid, unlicensed, members, seen = [], [], [], set()
         for user in users:
             low = user.lower()
             if not self.member_exists(low):
                 invalid.append(low)
             elif low in self.unlicensed_users:
                 unlicensed.append(low)
-            elif low not in members:
+            elif low not in seen:
+                seen.add(low)
                 members.append(low)
         answer = {
             "invaliduser": "|".join(invalid),
@@ -330,6 +348,10 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_records":
             with state.lock:
                 self.reply(200, {"requests": state.requests, "messages": state.messages})
+            return
+        if url.path == "/_counts":
+            with state.lock:
+                self.reply(200, state.counts)
             return
         if url.path == "/_control":
             with state.lock:
