@@ -73,7 +73,9 @@ $$;
 --   deferred  queued again after defer_ms, without using a try.
 -- `tried` says whether the try reached the network; a retry always counts.
 -- Deliveries no longer `processing` are left alone. Returns how many ended
--- complete and failed.
+-- complete and failed. The calling transaction commits synchronously even on a
+-- server running with synchronous_commit off: results lost in a crash would send
+-- a finished batch again, besides the one in flight.
 CREATE FUNCTION messaging._record_deliveries(
     delivery_ids bigint[], outcomes text[], reasons text[], tried boolean[],
     defer_ms bigint[], max_attempts integer, retry_delay_ms bigint,
@@ -81,6 +83,8 @@ CREATE FUNCTION messaging._record_deliveries(
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+    SELECT set_config('synchronous_commit', 'on', true);
+
     WITH outcome AS (
         SELECT o.delivery_id, o.outcome, o.reason, o.defer_ms,
                CASE WHEN o.tried OR o.outcome = 'retry' THEN 1 ELSE 0 END AS try

@@ -1,7 +1,7 @@
 -- The dispatcher's parameters, its status view, and the queue functions it
 -- calls to claim deliveries, record their results and recover after a crash.
 BEGIN;
-SELECT plan(55);
+SELECT plan(56);
 
 -- Parameters: only the dispatcher reads them, so a session SET is refused.
 SELECT throws_ok('SET messaging.database = ''other''', '55P02', NULL,
@@ -143,6 +143,7 @@ SELECT is(messaging._next_due_in() BETWEEN 3599000 AND 3600000, true,
 
 -- Recording: one call for the whole batch.
 UPDATE messaging.delivery SET attempts = 4 WHERE delivery_id = 99006;
+SET LOCAL synchronous_commit = off;
 SELECT results_eq(
     $$SELECT * FROM messaging._record_deliveries(
         ARRAY[99001, 99004, 99006]::bigint[], ARRAY['retry', 'complete', 'retry'],
@@ -150,6 +151,8 @@ SELECT results_eq(
         ARRAY[true, true, true], ARRAY[0, 0, 0]::bigint[], 5, 2000)$$,
     $$VALUES (1, 1)$$,
     'a recorded batch reports how many ended complete and failed');
+SELECT is(current_setting('synchronous_commit'), 'on',
+          'recorded results commit synchronously, even where synchronous_commit is off');
 SELECT results_eq(
     $$SELECT delivery_id, status::text, attempts, error,
              next_attempt_at - now() AS delay
