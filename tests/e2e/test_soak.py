@@ -44,7 +44,7 @@ def batch_in_flight(mis, wecom, dispatch, hold, timeout=30):
     moment by which the fault must land.
 
     With `hold`, the double holds the next WeCom call and the batch is the one on the
-    wire; its claim is then made durable, as it would be with synchronous_commit on,
+    wire; its claim is then on disk, as it would be at once with synchronous_commit on,
     so that the restarted dispatcher finds it in processing. Without, the moment may be
     anywhere between the claim and the recording, and nothing is forced to disk."""
     if hold:
@@ -58,11 +58,13 @@ def batch_in_flight(mis, wecom, dispatch, hold, timeout=30):
             answered_at = time.time() + HOLD_MS / 1000.0
             assert mis.worker_pids() == [pid]
             if hold:
-                # A synchronous commit of our own writes out all the WAL before it.
-                mis.q("SET synchronous_commit = on")
-                mis.q("SELECT txid_current()")
                 assert mis.one("SELECT count(*) FROM messaging.delivery WHERE dispatch_id = %s"
                                " AND status = 'processing'", (dispatch,)) > 0
+                # Wait for the WAL writer to write out the claim's commit.
+                claimed = mis.one("SELECT pg_current_wal_insert_lsn()::text")
+                while not mis.one("SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", (claimed,)):
+                    assert time.time() < answered_at - 0.5, "the claim was not written out"
+                    time.sleep(0.01)
             return pid, answered_at
         left = dispatch_counts(mis, dispatch)
         assert left["not_started"] + left["processing"] > 0, "the dispatch ended too soon"
