@@ -25,9 +25,10 @@ struct SenderOrigin {
 // The origin of the current value of messaging.sender.
 SenderOrigin current_sender_origin = {InvalidLocalTransactionId, false};
 
-// Records (in memory PostgreSQL frees with free()) the transaction and source of a new value. Role, database, client and
-// configuration file defaults are never by_statement, even when the library is
-// loaded (and their placeholders applied) inside a transaction.
+// Records the transaction and source of a new value, in memory PostgreSQL frees
+// with free(). Role, database, client and configuration file defaults are never
+// by_statement, even when the library is loaded (and their placeholders applied)
+// inside a transaction.
 bool check_sender(char **value, void **extra, GucSource source) {
     auto *origin = static_cast<SenderOrigin *>(std::malloc(sizeof(SenderOrigin)));
     if (origin == nullptr)

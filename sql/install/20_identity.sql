@@ -46,10 +46,11 @@ BEGIN
     IF acting IS NULL OR acting !~ '[^[:space:]]' THEN
         RAISE EXCEPTION 'messaging.sender is not set'
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('Role %s is a member of messaging_app, which acts for its own users; '
-                                  'a value from an earlier transaction or a default does not count.',
-                                  session_user),
-                  HINT = 'Name the acting user in each transaction with SET LOCAL messaging.sender = ''...''.';
+                  DETAIL = format('Role %s is a member of messaging_app, which acts for its '
+                                  'own users; a value from an earlier transaction or a '
+                                  'default does not count.', session_user),
+                  HINT = 'Name the acting user in each transaction with '
+                         'SET LOCAL messaging.sender = ''...''.';
     END IF;
     IF char_length(acting) > 200 THEN
         RAISE EXCEPTION 'messaging.sender is too long'
