@@ -1,10 +1,66 @@
 // The messaging.* configuration parameters.
 extern "C" {
 #include "postgres.h"
+#include "access/xact.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 }
 
+#include <cstdlib>
+
+#include "pg_guard.hpp"
 #include "settings.hpp"
+
+namespace {
+
+// Where a value of messaging.sender came from, kept by PostgreSQL alongside the
+// value (its "extra") so that it follows the value through SET LOCAL, savepoint
+// rollbacks and the restores at a transaction's end.
+struct SenderOrigin {
+    LocalTransactionId assigned_in; // top-level transaction (MyProc->lxid) of the SET
+    bool by_statement;              // SET, SET LOCAL, set_config() or a function's SET
+};
+
+// The origin of the current value of messaging.sender.
+SenderOrigin current_sender_origin = {InvalidLocalTransactionId, false};
+
+// Records the transaction and source of a new value, in memory PostgreSQL frees
+// with free(). Role, database, client and configuration file defaults are never
+// by_statement, even when the library is loaded (and their placeholders applied)
+// inside a transaction.
+bool check_sender(char **value, void **extra, GucSource source) {
+    auto *origin = static_cast<SenderOrigin *>(std::malloc(sizeof(SenderOrigin)));
+    if (origin == nullptr)
+        return false;
+    bool named = *value != nullptr && (*value)[0] != '\0';
+    bool running = MyProc != nullptr && IsTransactionState();
+    origin->assigned_in = named && running ? MyProc->lxid : InvalidLocalTransactionId;
+    origin->by_statement = source == PGC_S_SESSION;
+    *extra = origin;
+    return true;
+}
+
+// Keeps the origin of the value that has just become current.
+void assign_sender(const char *, void *extra) {
+    if (extra != nullptr)
+        current_sender_origin = *static_cast<SenderOrigin *>(extra);
+    else
+        current_sender_origin = {InvalidLocalTransactionId, false};
+}
+
+} // namespace
+
+// SQL: messaging._sender_setting(): messaging.sender if the current transaction
+// named it, else NULL.
+MIS_SQL_FUNCTION(mis_sender_setting) {
+    const SenderOrigin &origin = current_sender_origin;
+    bool current = MyProc != nullptr && origin.assigned_in != InvalidLocalTransactionId &&
+                   origin.assigned_in == MyProc->lxid && origin.by_statement;
+    if (!current || mis::settings::sender == nullptr)
+        PG_RETURN_NULL();
+    PG_RETURN_TEXT_P(cstring_to_text(mis::settings::sender));
+}
 
 namespace mis::settings {
 
@@ -56,8 +112,8 @@ void define() {
 
     DefineCustomStringVariable("messaging.sender", "The acting user of the current request.",
                                "Set with SET LOCAL by applications that are members of "
-                               "messaging_app.",
-                               &sender, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
+                               "messaging_app; a value counts only in the transaction that set it.",
+                               &sender, "", PGC_USERSET, 0, check_sender, assign_sender, nullptr);
 
     MarkGUCPrefixReserved("messaging");
 }

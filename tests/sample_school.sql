@@ -5,7 +5,7 @@
 --
 --   psql -v scale=1 -v seed=1 -f tests/sample_school.sql
 --
--- scale (default 1): 1 is 1,000 pupils, about 1,800 contacts and 100 staff;
+-- scale (default 1): 1 is 1,000 pupils, 1,801 contacts (default seed) and 100 staff;
 -- 100 is 100,000 pupils and about 290,000 people in all. Forms and subject sets
 -- multiply with the scale so that classes keep their size.
 -- seed (default 1): another seed gives another school of the same shape.

@@ -45,19 +45,23 @@ TransportError transport_error_of(CURLcode code) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_CONNECT:
         return TransportError::connect;
-    case CURLE_SSL_CONNECT_ERROR:
+    // The server's certificate (or the CA bundle to judge it by) is at fault.
     case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CRL_BADFILE:
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
     case CURLE_SSL_INVALIDCERTSTATUS:
+        return TransportError::tls;
+    // The handshake failed before any certificate was judged: most often TLS spoken
+    // to a port that expects plain text, or no cipher or version in common.
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
     case CURLE_SSL_ENGINE_NOTFOUND:
     case CURLE_SSL_ENGINE_SETFAILED:
     case CURLE_SSL_ENGINE_INITFAILED:
-        return TransportError::tls;
+        return TransportError::tls_handshake;
     case CURLE_ABORTED_BY_CALLBACK:
         return TransportError::aborted;
     default:

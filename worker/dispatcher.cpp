@@ -54,6 +54,15 @@ constexpr int record_tries = 3;
 constexpr long error_backoff_first_ms = 1000;
 constexpr long error_backoff_max_ms = 60000;
 
+// What pg_stat_activity shows as the dispatcher's query in each step.
+const char *const step_claiming = "mis_messaging: claiming deliveries";
+const char *const step_recording = "mis_messaging: recording results";
+const char *const step_checking = "mis_messaging: checking for the extension";
+const char *const step_waiting = "mis_messaging: waiting for work";
+const char *const step_no_extension = "mis_messaging: waiting for extension mis_messaging";
+const char *const step_paused = "mis_messaging: paused (messaging.enabled is off)";
+const char *const step_after_error = "mis_messaging: waiting to try again after an error";
+
 // Allocations of one turn of the loop; reset after every turn.
 MemoryContext loop_context = nullptr;
 
@@ -120,6 +129,25 @@ void note_error(const std::string &message) {
     });
 }
 
+// The step last shown in pg_stat_activity, so that an unchanged step is not
+// reported again (which would move its state_change time).
+std::string shown_step;
+BackendState shown_state = STATE_UNDEFINED;
+
+// Shows the step the dispatcher is in as its query in pg_stat_activity: running
+// while it works (in a transaction or on the network), idle while it waits.
+void report_step(BackendState state, const std::string &step) {
+    if (state == shown_state && step == shown_step)
+        return;
+    mis::pg_call([&]() {
+        if (state == STATE_RUNNING)
+            SetCurrentStatementStartTimestamp();
+        pgstat_report_activity(state, step.c_str());
+    });
+    shown_state = state;
+    shown_step = step;
+}
+
 // Starts a transaction with a snapshot and an SPI connection.
 void begin_transaction(const char *activity) {
     mis::pg_call([&]() {
@@ -128,8 +156,8 @@ void begin_transaction(const char *activity) {
         PushActiveSnapshot(GetTransactionSnapshot());
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "mis_messaging dispatcher could not connect to SPI");
-        pgstat_report_activity(STATE_RUNNING, activity);
     });
+    report_step(STATE_RUNNING, activity);
 }
 
 void commit_transaction() {
@@ -138,7 +166,6 @@ void commit_transaction() {
         PopActiveSnapshot();
         CommitTransactionCommand();
         pgstat_report_stat(false);
-        pgstat_report_activity(STATE_IDLE, nullptr);
         MemoryContextSwitchTo(loop_context);
     });
 }
@@ -147,7 +174,6 @@ void commit_transaction() {
 void abort_transaction() {
     mis::pg_call([]() {
         AbortOutOfAnyTransaction();
-        pgstat_report_activity(STATE_IDLE, nullptr);
         MemoryContextSwitchTo(loop_context);
     });
 }
@@ -278,12 +304,18 @@ public:
     // turn: 0 for at once, -1 until woken.
     long step();
 
-    // Logs an error that interrupted a turn and makes sure that nothing the
-    // turn claimed stays in flight.
-    void recover(const std::string &message);
+    // Handles an error that interrupted a turn: makes sure that nothing the turn
+    // claimed stays in flight, and logs the error once, unless it came from the
+    // extension being dropped. True in that case: the next turn may run at once.
+    bool recover(const std::string &message);
+
+    // What the dispatcher waits for when it sleeps, as pg_stat_activity shows it.
+    const char *waiting_for() const { return waiting_for_; }
 
 private:
     bool claim(Batch &batch);
+    void serve(Oid extension);
+    bool extension_vanished();
     void requeue_in_flight();
     void take_claimed(Batch &batch, uint64 row);
     void read_messages(Batch &batch);
@@ -296,8 +328,11 @@ private:
     std::unique_ptr<mis::BatchSender> wecom_;
     std::unique_ptr<mis::BatchSender> smtp_;
     std::unique_ptr<mis::BatchSender> alert_;
-    Oid extension_ = InvalidOid;
+    Oid extension_ = InvalidOid;      // the extension served, once its queue was checked
+    Oid seen_extension_ = InvalidOid; // the extension found by the latest lookup
     bool requeue_needed_ = true;
+    bool results_discarded_ = false; // a batch's results went with a dropped extension
+    const char *waiting_for_ = step_waiting;
     bool said_waiting_ = false;
     bool said_paused_ = false;
     std::string last_logged_error_;
@@ -316,6 +351,7 @@ private:
 
 long Dispatcher::step() {
     if (!mis::settings::enabled) {
+        waiting_for_ = step_paused;
         if (!said_paused_)
             ereport(LOG, (errmsg("mis_messaging dispatcher paused: messaging.enabled is off")));
         said_paused_ = true;
@@ -330,14 +366,21 @@ long Dispatcher::step() {
 
     Batch batch;
     if (!claim(batch)) {
+        // One line while the extension is missing, whatever took it away.
         if (!said_waiting_)
             ereport(LOG, (errmsg("mis_messaging dispatcher is waiting for the extension to be "
                                  "created in database \"%s\"",
-                                 mis::settings::database)));
+                                 mis::settings::database),
+                          results_discarded_ ? errdetail("The results of the batch being sent "
+                                                         "when it was dropped were discarded.")
+                                             : 0));
         said_waiting_ = true;
+        results_discarded_ = false;
+        waiting_for_ = step_no_extension;
         return extension_check_ms;
     }
     said_waiting_ = false;
+    waiting_for_ = step_waiting;
     log_configuration_problems(batch.configuration_problems);
     if (batch.claimed == 0)
         return batch.next_due_ms;
@@ -380,20 +423,19 @@ long Dispatcher::record_again() {
 // Claims a batch and reads what sending it needs, in one short transaction
 // committed before any network I/O. False when the extension does not exist.
 bool Dispatcher::claim(Batch &batch) {
-    begin_transaction("mis_messaging: claiming deliveries");
+    begin_transaction(step_claiming);
     batch.extension = find_extension();
+    seen_extension_ = batch.extension;
     if (!OidIsValid(batch.extension)) {
         commit_transaction();
         return false;
     }
 
-    // A new extension (or a new process): nothing can be in flight yet.
+    // A new extension (or a new process): put back what an earlier one left in flight.
     if (batch.extension != extension_ || requeue_needed_) {
-        if (batch.extension != extension_)
-            ereport(LOG, (errmsg("mis_messaging dispatcher serving database \"%s\"",
-                                 mis::settings::database)));
         requeue_in_flight();
-        extension_ = batch.extension;
+        if (batch.extension != extension_)
+            serve(batch.extension);
         requeue_needed_ = false;
     }
 
@@ -412,6 +454,37 @@ bool Dispatcher::claim(Batch &batch) {
     }
     commit_transaction();
     return true;
+}
+
+// Starts serving a newly found extension. Errors noted for an earlier one (or
+// while it was being dropped) no longer apply: last_error is cleared.
+void Dispatcher::serve(Oid extension) {
+    ereport(LOG,
+            (errmsg("mis_messaging dispatcher serving database \"%s\"", mis::settings::database),
+             results_discarded_ ? errdetail("The results of a batch being sent when "
+                                            "the extension was dropped were discarded.")
+                                : 0));
+    extension_ = extension;
+    results_discarded_ = false;
+    last_logged_error_.clear();
+    with_state([](mis::WorkerState &state) { state.last_error[0] = '\0'; });
+}
+
+// Whether the extension served is gone (dropped, or dropped and created again)
+// since the turn began; an error of the turn is then only a consequence of it.
+bool Dispatcher::extension_vanished() {
+    if (!OidIsValid(seen_extension_))
+        return false;
+    Oid now = InvalidOid;
+    try {
+        begin_transaction(step_checking);
+        now = find_extension();
+        commit_transaction();
+    } catch (const std::exception &) {
+        abort_transaction();
+        return false;
+    }
+    return now != seen_extension_;
 }
 
 // Puts back in the queue whatever an earlier process or turn left in flight.
@@ -504,6 +577,16 @@ void Dispatcher::read_settings(Batch &batch) {
     }
 }
 
+// The step of sending n deliveries over a channel: "mis_messaging: sending 12 emails".
+std::string sending_step(const std::string &channel, size_t n) {
+    std::string what;
+    if (channel == "email" || channel == "alert")
+        what = n == 1 ? channel : channel + "s";
+    else
+        what = channel + (n == 1 ? " delivery" : " deliveries");
+    return "mis_messaging: sending " + std::to_string(n) + " " + what;
+}
+
 // Sends the batch over each channel, outside any transaction.
 std::vector<mis::DeliveryResult> Dispatcher::send(const Batch &batch) {
     std::vector<mis::DeliveryResult> results;
@@ -511,6 +594,7 @@ std::vector<mis::DeliveryResult> Dispatcher::send(const Batch &batch) {
                          const char *channel) {
         if (list.empty() || stop_senders)
             return;
+        report_step(STATE_RUNNING, sending_step(channel, list.size()));
         try {
             std::vector<mis::DeliveryResult> sent =
                 sender.send(batch.settings, batch.messages, list);
@@ -527,13 +611,15 @@ std::vector<mis::DeliveryResult> Dispatcher::send(const Batch &batch) {
 }
 
 // Records the results in one transaction; if the extension was dropped in the
-// meantime they are dropped with it.
+// meantime they are discarded with it.
 void Dispatcher::record(Oid extension, const std::vector<mis::DeliveryResult> &results) {
-    begin_transaction("mis_messaging: recording results");
-    if (find_extension() != extension) {
+    begin_transaction(step_recording);
+    seen_extension_ = find_extension();
+    if (seen_extension_ != extension) {
+        // Said in the one line logged when the next turn finds the extension missing
+        // (or new).
         commit_transaction();
-        ereport(LOG, (errmsg("mis_messaging extension was dropped while a batch was sent; "
-                             "its results were discarded")));
+        results_discarded_ = true;
         requeue_needed_ = true;
         return;
     }
@@ -570,18 +656,32 @@ void Dispatcher::log_configuration_problems(
     }
 }
 
-void Dispatcher::recover(const std::string &message) {
+bool Dispatcher::recover(const std::string &message) {
     abort_transaction();
+    with_state([](mis::WorkerState &state) { state.in_flight = 0; });
+
+    // An error caused by a DROP EXTENSION (a relation gone while the dispatcher
+    // waited for its lock) is no error of the dispatcher: the deliveries it was
+    // about went with the extension, and the next turn says that it is missing.
+    if (extension_vanished()) {
+        if (batch_in_flight_)
+            results_discarded_ = true;
+        unrecorded_.reset();
+        batch_in_flight_ = false;
+        requeue_needed_ = true;
+        return true;
+    }
+
     // A failed claim changed nothing, and unrecorded results are kept; only a
     // batch lost between the two must go back to the queue.
     if (batch_in_flight_ && !unrecorded_)
         requeue_needed_ = true;
-    with_state([](mis::WorkerState &state) { state.in_flight = 0; });
     note_error(message);
     if (message != last_logged_error_)
         ereport(LOG, (errmsg("mis_messaging dispatcher error: %s", message.c_str()),
                       errdetail("The dispatcher retries after a pause.")));
     last_logged_error_ = message;
+    return false;
 }
 
 // The dispatcher's loop; returns when asked to stop.
@@ -620,8 +720,11 @@ void run_dispatcher() {
                 failed = true;
                 error = failure.what();
             }
-            if (failed) {
-                dispatcher.recover(error);
+            if (failed && dispatcher.recover(error)) {
+                // The extension was dropped: no pause, the next turn says so.
+                backoff_ms = 0;
+                wait_ms = 0;
+            } else if (failed) {
                 backoff_ms = std::min(std::max(backoff_ms * 2, error_backoff_first_ms),
                                       error_backoff_max_ms);
                 wait_ms = backoff_ms;
@@ -635,6 +738,7 @@ void run_dispatcher() {
             continue;
         }
 
+        report_step(STATE_IDLE, backoff_ms > 0 ? step_after_error : dispatcher.waiting_for());
         long sleep_ms = heartbeat_ms;
         if (due_at != DT_NOEND)
             sleep_ms = std::min(sleep_ms, TimestampDifferenceMilliseconds(now, due_at) + 1);

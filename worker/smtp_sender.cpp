@@ -15,6 +15,9 @@ const char *const kSmtpAuthRefused = "the mail server refused the login: check "
                                      "messaging.configure_smtp's username and password";
 const char *const kSmtpTlsFailed = "could not verify the TLS certificate of the mail server: "
                                    "check the SMTP URL and messaging.ca_file";
+const char *const kSmtpTlsHandshakeFailed =
+    "TLS handshake with the mail server failed: check that the SMTP URL's scheme matches the "
+    "server (smtps:// for TLS from the first byte, smtp:// for STARTTLS)";
 
 namespace {
 
@@ -47,6 +50,8 @@ SmtpOutcome classify_smtp(int curl_code, long smtp_code, std::string_view error_
     switch (transport_error_of(code)) {
     case TransportError::tls:
         return {Verdict::failed, kSmtpTlsFailed, true};
+    case TransportError::tls_handshake:
+        return {Verdict::failed, kSmtpTlsHandshakeFailed, true};
     case TransportError::timeout:
         return {Verdict::retry, "timed out waiting for the mail server", false};
     case TransportError::connect:

@@ -19,6 +19,7 @@ namespace mis {
 extern const char *const kSmtpAddressRefused;
 extern const char *const kSmtpAuthRefused;
 extern const char *const kSmtpTlsFailed;
+extern const char *const kSmtpTlsHandshakeFailed;
 
 // What became of one mail, before it is tied to its delivery.
 struct SmtpOutcome {

@@ -19,6 +19,9 @@ const char *const kWecomNotConfigured =
 const char *const kWecomTokenRejected = "WeCom kept rejecting the access token";
 const char *const kWecomTlsFailed = "could not verify the TLS certificate of the WeChat API "
                                     "server: check api_base and messaging.ca_file";
+const char *const kWecomTlsHandshakeFailed =
+    "TLS handshake with the WeChat API server failed: check that api_base's scheme matches "
+    "the server (https:// for TLS, http:// for a plain test server)";
 
 namespace {
 
@@ -79,6 +82,9 @@ bool classify_http(const HttpResponse &response, WecomOutcome &outcome) {
         return true;
     case TransportError::tls:
         outcome = {K::configuration, kWecomTlsFailed};
+        return true;
+    case TransportError::tls_handshake:
+        outcome = {K::configuration, kWecomTlsHandshakeFailed};
         return true;
     case TransportError::aborted:
         outcome = {K::stopped, "not sent: the dispatcher is stopping"};

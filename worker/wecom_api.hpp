@@ -21,6 +21,7 @@ extern const char *const kWecomUnlicensedUser;
 extern const char *const kWecomNotConfigured;
 extern const char *const kWecomTokenRejected;
 extern const char *const kWecomTlsFailed;
+extern const char *const kWecomTlsHandshakeFailed;
 
 // Whether `user_id` can be a WeCom user id: 1 to 64 bytes of letters, digits, '_', '-',
 // '@' and '.', starting with a letter, a digit or '_'. Anything else (a '|' or "@all"
@@ -67,8 +68,11 @@ struct WecomOutcome {
     std::string reason;
 };
 
-// Why a call got no usable HTTP answer.
-enum class TransportError { none, timeout, connect, tls, aborted, network };
+// Why a call got no usable HTTP answer. `tls` is a certificate that could not be
+// verified (or a CA bundle that could not be read); `tls_handshake` is a TLS
+// handshake that failed before any certificate was judged, typically a TLS client
+// talking to a server that does not speak TLS on that port.
+enum class TransportError { none, timeout, connect, tls, tls_handshake, aborted, network };
 
 // What an HTTP exchange gave: a transport error, or a status and a body.
 struct HttpResponse {

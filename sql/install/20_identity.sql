@@ -18,9 +18,17 @@ AS $$
                    WHERE r.rolname = $2)
 $$;
 
+-- messaging.sender when a SET, SET LOCAL or set_config() of the current transaction
+-- gave it its value; NULL for a value left by an earlier transaction or taken from
+-- a role, database, connection or server default.
+CREATE FUNCTION messaging._sender_setting() RETURNS text
+    AS 'MODULE_PATHNAME', 'mis_sender_setting'
+    LANGUAGE C VOLATILE;
+
 -- The sender identity: session_user, or for members of messaging_app the
--- acting user named with SET LOCAL messaging.sender (required for them, and at
--- most 200 characters, so that it always fits the indexes it is stored in).
+-- acting user named with SET LOCAL messaging.sender in the current transaction
+-- (required for them, trimmed of surrounding white space, and at most 200
+-- characters, so that it always fits the indexes it is stored in).
 CREATE FUNCTION messaging._sender()
 RETURNS text
 LANGUAGE plpgsql STABLE
@@ -34,13 +42,15 @@ BEGIN
         RETURN session_user;
     END IF;
 
-    acting := nullif(btrim(current_setting('messaging.sender', true)), '');
+    acting := nullif(btrim(messaging._sender_setting()), '');
     IF acting IS NULL OR acting !~ '[^[:space:]]' THEN
         RAISE EXCEPTION 'messaging.sender is not set'
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('Role %s is a member of messaging_app, which acts for its own users.',
-                                  session_user),
-                  HINT = 'Name the acting user in each transaction with SET LOCAL messaging.sender = ''...''.';
+                  DETAIL = format('Role %s is a member of messaging_app, which acts for its '
+                                  'own users; a value from an earlier transaction or a '
+                                  'default does not count.', session_user),
+                  HINT = 'Name the acting user in each transaction with '
+                         'SET LOCAL messaging.sender = ''...''.';
     END IF;
     IF char_length(acting) > 200 THEN
         RAISE EXCEPTION 'messaging.sender is too long'

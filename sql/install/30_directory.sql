@@ -454,10 +454,13 @@ $$;
 
 -- People of a kind whose names match every word of the search text at the start
 -- of one of their name words (anywhere inside, for a word with Han characters).
+-- A refused call leaves its statement, and so the name searched for, out of the
+-- server log.
 CREATE FUNCTION messaging.search_by_name(kind messaging.person_kind, name text DEFAULT '')
 RETURNS SETOF messaging.recipient
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, messaging, pg_temp
+SET log_min_error_statement = panic
 AS $$
 #variable_conflict use_column
 DECLARE

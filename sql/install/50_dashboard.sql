@@ -370,7 +370,7 @@ DECLARE
     owner_name text;
 BEGIN
     IF wanted IS NULL THEN
-        RAISE EXCEPTION 'dispatch_id must not be NULL'
+        RAISE EXCEPTION 'dispatch_id must not be null'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
@@ -430,7 +430,7 @@ DECLARE
     requeued int;
 BEGIN
     IF failed_only IS NULL THEN
-        RAISE EXCEPTION 'failed_only must not be NULL'
+        RAISE EXCEPTION 'failed_only must not be null'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM messaging._visible_dispatch(rerun.dispatch_id, true);
@@ -491,7 +491,7 @@ DECLARE
     purged bigint;
 BEGIN
     PERFORM messaging._sender();
-    IF older_than IS NULL OR older_than < interval '0' THEN
+    IF older_than IS NULL OR older_than <= interval '0' THEN
         RAISE EXCEPTION 'older_than must be a positive interval'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;

@@ -73,11 +73,12 @@ BEGIN
     END IF;
 
     base := rtrim(btrim(api_base), '/');
-    IF base !~* '^https?://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?(/[^[:space:]]*)?$'
+    IF base !~* '^https?://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?(/[^[:space:]?#]*)?$'
        OR NOT messaging._port_in_range(base) THEN
         RAISE EXCEPTION 'api_base must be an https:// or http:// URL'
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The URL needs a host name and may not carry a user name or password.';
+                  DETAIL = 'The URL needs a host name and may give a port and a path, but no '
+                           'user name, password, query or fragment.';
     END IF;
 
     INSERT INTO messaging.wecom_config AS c (corp_id, agent_id, secret, api_base, updated_at)
@@ -113,23 +114,24 @@ BEGIN
     PERFORM messaging._require_setting(url, 'url');
     PERFORM messaging._require_setting(mail_from, 'mail_from');
     IF starttls IS NULL THEN
-        RAISE EXCEPTION 'starttls must not be NULL'
+        RAISE EXCEPTION 'starttls must not be null'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    relay := rtrim(btrim(url), '/');
+    relay := btrim(url);
     IF relay ~ '@' THEN
         RAISE EXCEPTION 'url must not contain a user name or password'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass them as username and password instead.';
     END IF;
-    IF relay !~* '^smtps?://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?(/[^[:space:]/]*)?$'
+    IF relay !~* '^smtps?://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?/?$'
        OR NOT messaging._port_in_range(relay) THEN
         RAISE EXCEPTION 'url must be an smtp:// or smtps:// URL'
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The URL needs a host name and may give a port, as in '
-                           'smtps://mail.example.org:465.';
+                  DETAIL = 'The URL gives a host name and may give a port, as in '
+                           'smtps://mail.example.org:465, but no path or query.';
     END IF;
+    relay := rtrim(relay, '/');
 
     sender := btrim(mail_from);
     IF sender !~ ('^' || address || '$')

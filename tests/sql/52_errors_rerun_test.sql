@@ -40,7 +40,7 @@ SELECT throws_ok('SELECT * FROM messaging.errors(NULL)', '22023', NULL,
 SELECT throws_ok('SELECT messaging.rerun(12345)', 'P0002', 'dispatch 12345 does not exist',
                  'rerun of an unknown dispatch is P0002');
 SELECT throws_ok('SELECT messaging.rerun(NULL)', '22023', NULL, 'rerun of NULL is 22023');
-SELECT throws_ok('SELECT messaging.rerun(7, NULL)', '22023', 'failed_only must not be NULL',
+SELECT throws_ok('SELECT messaging.rerun(7, NULL)', '22023', 'failed_only must not be null',
                  'rerun with failed_only NULL is 22023');
 SELECT is((SELECT status::text FROM messaging.delivery WHERE delivery_id = 71), 'failed',
           'a refused rerun changes nothing');

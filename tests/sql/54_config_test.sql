@@ -1,7 +1,7 @@
 -- Channel configuration: admins set it, input is checked, settings show without
 -- their secrets, and no other path leads to a secret.
 BEGIN;
-SELECT plan(45);
+SELECT plan(52);
 
 GRANT ALL ON __tcache__ TO PUBLIC;
 GRANT ALL ON SEQUENCE __tcache___id_seq, __tresults___numb_seq TO PUBLIC;
@@ -110,11 +110,41 @@ SELECT throws_ok($$SELECT messaging.configure_smtp('smtp://mail.example', 'o@s.e
                  'a login without a password');
 SELECT throws_ok($$SELECT messaging.configure_smtp('smtp://mail.example', 'o@s.example',
                                                    starttls => NULL)$$,
-                 '22023', 'starttls must not be NULL', 'starttls NULL');
+                 '22023', 'starttls must not be null', 'starttls NULL');
+SELECT throws_ok($$SELECT messaging.configure_smtp('smtp://127.0.0.1:25/path?x=1',
+                                                   'o@s.example')$$,
+                 '22023', 'url must be an smtp:// or smtps:// URL',
+                 'an SMTP URL with a path and a query');
+SELECT throws_ok($$SELECT messaging.configure_smtp('smtps://mail.example/relay', 'o@s.example')$$,
+                 '22023', 'url must be an smtp:// or smtps:// URL', 'an SMTP URL with a path');
+SELECT throws_ok($$SELECT messaging.configure_smtp('smtp://mail.example:25?x=1', 'o@s.example')$$,
+                 '22023', 'url must be an smtp:// or smtps:// URL', 'an SMTP URL with a query');
+SELECT throws_ok($$SELECT messaging.configure_smtp('smtp://mail.example//', 'o@s.example')$$,
+                 '22023', 'url must be an smtp:// or smtps:// URL',
+                 'an SMTP URL with more than one trailing slash');
+SELECT throws_ok($$SELECT messaging.configure_wecom('ww1', 1, 's',
+                                                   'https://proxy.example/wecom?x=1')$$,
+                 '22023', 'api_base must be an https:// or http:// URL',
+                 'an api_base with a query');
+SELECT throws_ok($$SELECT messaging.configure_wecom('ww1', 1, 's',
+                                                   'https://proxy.example/w#top')$$,
+                 '22023', 'api_base must be an https:// or http:// URL',
+                 'an api_base with a fragment');
 RESET SESSION AUTHORIZATION;
 SELECT results_eq('SELECT corp_id, api_base FROM messaging.wecom_config',
                   $$VALUES ('wwABC', 'http://127.0.0.1:18080')$$,
                   'refused calls changed nothing');
+
+-- A relay URL may end in one slash; a WeCom API base may have a path (a proxy's).
+SET SESSION AUTHORIZATION t_admin;
+SELECT messaging.configure_smtp('smtp://127.0.0.1:2525/', 'office@school.example',
+                                starttls => false);
+SELECT messaging.configure_wecom('wwABC', 1000003, 'other-secret',
+                                 'http://127.0.0.1:18080/proxy/wecom/');
+SELECT results_eq('SELECT endpoint FROM messaging.channel_settings ORDER BY 1',
+                  $$VALUES ('http://127.0.0.1:18080/proxy/wecom'), ('smtp://127.0.0.1:2525')$$,
+                  'a trailing slash is dropped and an API base keeps its path');
+RESET SESSION AUTHORIZATION;
 
 -- A refused call never repeats a secret, and keeps the statement out of the log.
 CREATE TEMP TABLE refusal (message text, detail text, hint text);

@@ -1,6 +1,6 @@
 -- purge() removes finished history older than a given age, and nothing else.
 BEGIN;
-SELECT plan(13);
+SELECT plan(15);
 
 GRANT ALL ON __tcache__ TO PUBLIC;
 GRANT ALL ON SEQUENCE __tcache___id_seq, __tresults___numb_seq TO PUBLIC;
@@ -34,6 +34,11 @@ VALUES (1, 5, 'old and finished, in an inbox');
 SELECT throws_ok($$SELECT messaging.purge(NULL)$$, '22023', NULL, 'purge(NULL) is refused');
 SELECT throws_ok($$SELECT messaging.purge('-1 day')$$, '22023',
                  'older_than must be a positive interval', 'a negative age is refused');
+SELECT throws_ok($$SELECT messaging.purge('0')$$, '22023',
+                 'older_than must be a positive interval', 'an age of zero is refused');
+SELECT throws_ok($$SELECT messaging.purge('1 month -30 days')$$, '22023',
+                 'older_than must be a positive interval',
+                 'an age that adds up to zero is refused');
 
 SET SESSION AUTHORIZATION t_sender;
 SELECT throws_ok($$SELECT messaging.purge('30 days')$$, '42501', NULL, 'senders cannot purge');
@@ -63,7 +68,8 @@ UPDATE messaging.delivery SET status = 'complete' WHERE status IN ('not_started'
 UPDATE messaging.dispatch SET updated_at = '2020-01-03' WHERE dispatch_id IN (3, 4);
 SELECT is(messaging.purge('30 days'), 2::bigint, 'once finished, old history goes');
 UPDATE messaging.dispatch SET updated_at = now() - interval '1 second' WHERE dispatch_id = 5;
-SELECT is(messaging.purge('0'), 1::bigint, 'an age of zero purges everything finished');
+SELECT is(messaging.purge('1 millisecond'), 1::bigint,
+          'the shortest age purges everything finished before it');
 SELECT is((SELECT count(*)::int FROM messaging.delivery), 0, 'no delivery is left behind');
 
 SELECT * FROM finish();

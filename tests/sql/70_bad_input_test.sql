@@ -5,7 +5,7 @@
 -- always comes before writing.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(181);
+SELECT plan(182);
 \ir fixtures/school.sql
 
 -- pgTAP keeps its state in temporary tables; let the test roles write to them.
@@ -545,7 +545,7 @@ SELECT pg_temp.refused($$SELECT messaging.dashboard_search()$$, '22023',
 -- errors
 -- ===========================================================================
 SELECT pg_temp.refused($$SELECT messaging.errors(NULL)$$, '22023',
-    'dispatch_id must not be NULL', 'errors: NULL dispatch id');
+    'dispatch_id must not be null', 'errors: NULL dispatch id');
 SELECT pg_temp.refused($$SELECT messaging.errors(123456)$$, 'P0002',
     'dispatch 123456 does not exist', 'errors: an unknown dispatch');
 SELECT pg_temp.refused($$SELECT messaging.errors(-1)$$, 'P0002',
@@ -561,9 +561,9 @@ SELECT pg_temp.refused($$SELECT messaging.errors(123456)$$, '22023',
 -- rerun
 -- ===========================================================================
 SELECT pg_temp.refused($$SELECT messaging.rerun(NULL)$$, '22023',
-    'dispatch_id must not be NULL', 'rerun: NULL dispatch id');
+    'dispatch_id must not be null', 'rerun: NULL dispatch id');
 SELECT pg_temp.refused($$SELECT messaging.rerun(900, NULL)$$, '22023',
-    'failed_only must not be NULL', 'rerun: NULL failed_only');
+    'failed_only must not be null', 'rerun: NULL failed_only');
 SELECT pg_temp.refused($$SELECT messaging.rerun(123456)$$, 'P0002',
     'dispatch 123456 does not exist', 'rerun: an unknown dispatch');
 SELECT pg_temp.refused($$SELECT messaging.rerun(900, false)$$, 'P0002',
@@ -580,6 +580,8 @@ SELECT pg_temp.refused($$SELECT messaging.purge(NULL)$$, '22023',
     'older_than must be a positive interval', 'purge: NULL interval');
 SELECT pg_temp.refused($$SELECT messaging.purge('-1 second')$$, '22023',
     'older_than must be a positive interval', 'purge: a negative interval');
+SELECT pg_temp.refused($$SELECT messaging.purge('0')$$, '22023',
+    'older_than must be a positive interval', 'purge: an interval of zero');
 SELECT is(messaging.purge('178000000 years'), 0::bigint,
     'purge: an interval longer than time can go back purges nothing');
 SELECT pg_temp.refused($$SELECT messaging.purge('not long')$$, '22007', NULL,
@@ -636,7 +638,7 @@ SELECT pg_temp.refused($$SELECT messaging.configure_smtp('smtps://mail.example',
     'mail_from must not be empty', 'configure_smtp: NULL mail_from');
 SELECT pg_temp.refused(
     $$SELECT messaging.configure_smtp('smtps://mail.example', 'o@s.example', starttls => NULL)$$,
-    '22023', 'starttls must not be NULL', 'configure_smtp: NULL starttls');
+    '22023', 'starttls must not be null', 'configure_smtp: NULL starttls');
 SELECT pg_temp.refused(
     $$SELECT messaging.configure_smtp('smtps://mail.example', 'o@s.example', 'office', NULL)$$,
     '22023', 'username and password must be given together',

@@ -51,9 +51,17 @@ TEST(SmtpClassify, Table) {
          "could not verify the TLS certificate of the mail server: check the SMTP URL and "
          "messaging.ca_file",
          true},
-        {CURLE_SSL_CONNECT_ERROR, 0, "", Verdict::failed,
+        {CURLE_SSL_CACERT_BADFILE, 0, "", Verdict::failed,
          "could not verify the TLS certificate of the mail server: check the SMTP URL and "
          "messaging.ca_file",
+         true},
+        {CURLE_SSL_CONNECT_ERROR, 0, "", Verdict::failed,
+         "TLS handshake with the mail server failed: check that the SMTP URL's scheme matches "
+         "the server (smtps:// for TLS from the first byte, smtp:// for STARTTLS)",
+         true},
+        {CURLE_SSL_CIPHER, 0, "", Verdict::failed,
+         "TLS handshake with the mail server failed: check that the SMTP URL's scheme matches "
+         "the server (smtps:// for TLS from the first byte, smtp:// for STARTTLS)",
          true},
         {CURLE_USE_SSL_FAILED, 250, "", Verdict::failed,
          "the mail server does not offer STARTTLS: use an smtps:// URL, or starttls false for "

@@ -158,6 +158,10 @@ TEST(WecomClassify, HttpAndTransport) {
          K::configuration,
          "could not verify the TLS certificate of the WeChat API server: check api_base and "
          "messaging.ca_file"},
+        {{TransportError::tls_handshake, 0, ""},
+         K::configuration,
+         "TLS handshake with the WeChat API server failed: check that api_base's scheme "
+         "matches the server (https:// for TLS, http:// for a plain test server)"},
         {{TransportError::aborted, 0, ""}, K::stopped, "not sent: the dispatcher is stopping"},
     };
     for (const Case &c : cases) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "curl_common.hpp"
 #include "loopback_server.hpp"
 #include "wecom_sender.hpp"
 #include "wecom_transport.hpp"
@@ -139,6 +140,36 @@ TEST_F(TransportTest, OnlyHttpUrls) {
     HttpResponse response = transport->get("file:///etc/passwd");
     EXPECT_NE(response.error, TransportError::none);
     EXPECT_TRUE(response.body.empty());
+}
+
+TEST(TransportNoServer, HttpsToAPlainServerIsAHandshakeFailure) {
+    // A plain-text server answers the TLS client hello with text, as an HTTP server
+    // answers a request it cannot read.
+    LoopbackServer plain([](Connection &c, const std::atomic<bool> &) {
+        c.write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    });
+    auto transport = make_curl_http_transport();
+    transport->configure(TransportSettings{});
+    HttpResponse response =
+        transport->get("https://127.0.0.1:" + std::to_string(plain.port()) + "/");
+    EXPECT_EQ(response.error, TransportError::tls_handshake);
+}
+
+TEST_F(TransportTest, AnUnreadableCaFileIsACertificateFailure) {
+    settings.ca_file = "/nonexistent/mis_messaging/ca.pem";
+    transport->configure(settings);
+    HttpResponse response = transport->get("https" + base.substr(4) + "/");
+    EXPECT_EQ(response.error, TransportError::tls);
+}
+
+TEST(TransportErrors, CertificateAndHandshakeFailuresAreTold) {
+    EXPECT_EQ(transport_error_of(CURLE_PEER_FAILED_VERIFICATION), TransportError::tls);
+    EXPECT_EQ(transport_error_of(CURLE_SSL_CACERT_BADFILE), TransportError::tls);
+    EXPECT_EQ(transport_error_of(CURLE_SSL_ISSUER_ERROR), TransportError::tls);
+    EXPECT_EQ(transport_error_of(CURLE_SSL_CONNECT_ERROR), TransportError::tls_handshake);
+    EXPECT_EQ(transport_error_of(CURLE_SSL_CIPHER), TransportError::tls_handshake);
+    EXPECT_EQ(transport_error_of(CURLE_COULDNT_CONNECT), TransportError::connect);
+    EXPECT_EQ(transport_error_of(CURLE_RECV_ERROR), TransportError::network);
 }
 
 TEST(TransportNoServer, RefusedConnection) {
