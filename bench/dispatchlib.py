@@ -131,7 +131,8 @@ http {{
             return []
         with open(self.log, "rb") as f:
             f.seek(offset)
-            lines = f.read().decode("utf-8", "replace").splitlines()
+            data = f.read()
+        lines = data[:data.rfind(b"\n") + 1].decode("utf-8", "replace").splitlines()
         found = []
         for line in lines:
             stamp, _, body = line.partition(" ")
@@ -231,6 +232,8 @@ class WecomDouble:
         with open(self.records, "rb") as f:
             f.seek(offset)
             data = f.read()
+        # A line the double is still writing is left for the next look.
+        data = data[:data.rfind(b"\n") + 1]
         found = []
         for line in data.decode("utf-8").splitlines():
             request = json.loads(line).get("request")
