@@ -91,12 +91,14 @@ def write_chart(path, rows, workdir):
     data = os.path.join(workdir, "chart.dat")
     with open(data, "w", encoding="utf-8") as out:
         for r in paired:
-            label = r["benchmark"].replace('"', "'").replace(", ", "\\n", 1)
+            label = r["benchmark"].replace('"', "'")
             out.write(f'"{label}" {r["figure"]} {r["baseline"]} "{r["unit"]}"\n')
     script = f"""
-set terminal pngcairo size 900,460 font "sans,9" noenhanced
+set terminal pngcairo size 1200,640 font "sans,9" noenhanced
 set output "{path}"
-set bmargin 6
+set bmargin 17
+set lmargin 16
+set rmargin 4
 set title "mis_messaging: product versus baseline measured in the same run (lower is better)"
 set style data histograms
 set style histogram clustered gap 1
@@ -107,7 +109,7 @@ set yrange [{low}:{high}]
 set ylabel "milliseconds (log scale)"
 set grid ytics
 set key top left
-set xtics font "sans,8"
+set xtics font "sans,8" rotate by 35 right
 plot "{data}" using 2:xtic(1) title "mis_messaging" lc rgb "#2b6cb0", \\
      "" using 3 title "baseline" lc rgb "#a0aec0"
 """

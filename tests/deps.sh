@@ -8,7 +8,7 @@ packages=(
     libtap-parser-sourcehandler-pgtap-perl
     libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libgtest-dev
     python3 python3-aiosmtpd python3-psycopg2 python3-pytest
-    openssl nginx-light procps iproute2 clang gnuplot-nox
+    openssl nginx-light libnginx-mod-http-echo procps iproute2 clang gnuplot-nox
 )
 
 missing=()

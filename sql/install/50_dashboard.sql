@@ -150,6 +150,9 @@ CREATE TRIGGER delivery_counts_truncate
 CREATE INDEX dispatch_recent_idx ON messaging.dispatch (updated_at DESC, dispatch_id DESC);
 CREATE INDEX dispatch_sender_recent_idx
     ON messaging.dispatch (sent_by, updated_at DESC, dispatch_id DESC);
+-- A created_at range far from the newest updates is found directly, not by walking
+-- the dashboard's order until a page of matches turns up.
+CREATE INDEX dispatch_created_idx ON messaging.dispatch (created_at);
 CREATE INDEX delivery_failed_idx ON messaging.delivery (dispatch_id) WHERE status = 'failed';
 
 -- Views -----------------------------------------------------------------------
