@@ -61,9 +61,7 @@ void pg_call_void(Fn &fn) {
     ErrorData *volatile edata = nullptr;
 
     PG_TRY();
-    {
-        fn();
-    }
+    { fn(); }
     PG_CATCH();
     {
         MemoryContextSwitchTo(caller_context);
@@ -129,9 +127,9 @@ inline Datum guarded(FunctionCallInfo fcinfo, Datum (*body)(FunctionCallInfo)) {
 
     if (pg_error != nullptr)
         ReThrowError(pg_error);
-    ereport(ERROR, (errcode(sqlstate), errmsg_internal("%s", message),
-                    detail[0] ? errdetail_internal("%s", detail) : 0,
-                    hint[0] ? errhint("%s", hint) : 0));
+    ereport(ERROR,
+            (errcode(sqlstate), errmsg_internal("%s", message),
+             detail[0] ? errdetail_internal("%s", detail) : 0, hint[0] ? errhint("%s", hint) : 0));
     pg_unreachable();
 }
 
@@ -144,5 +142,7 @@ inline Datum guarded(FunctionCallInfo fcinfo, Datum (*body)(FunctionCallInfo)) {
     extern "C" {                                                                                   \
     PG_FUNCTION_INFO_V1(name);                                                                     \
     }                                                                                              \
-    extern "C" Datum name(PG_FUNCTION_ARGS) { return mis::guarded(fcinfo, name##_body); }         \
+    extern "C" Datum name(PG_FUNCTION_ARGS) {                                                      \
+        return mis::guarded(fcinfo, name##_body);                                                  \
+    }                                                                                              \
     static Datum name##_body(FunctionCallInfo fcinfo)
