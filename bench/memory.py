@@ -86,6 +86,13 @@ def memory_contexts(conn, pid, label):
         b.log(f"    {size / 1024:,.0f} kB {name}")
 
 
+def mapped_libraries(pid, word):
+    """The files mapped into a process whose names contain word (e.g. JIT's LLVM)."""
+    with open(f"/proc/{pid}/maps") as f:
+        return sorted({line.split()[-1].rsplit("/", 1)[-1] for line in f
+                       if word in line.lower() and "/" in line})
+
+
 def mb(kb):
     return kb / 1024
 
@@ -126,7 +133,8 @@ def main():
               f" smaps Private_Dirty {mb(smaps_before['Private_Dirty']):.1f} ->"
               f" {mb(smaps_after['Private_Dirty']):.1f} MB, Shared_Dirty"
               f" {mb(smaps_before['Shared_Dirty']):.1f} ->"
-              f" {mb(smaps_after['Shared_Dirty']):.1f} MB")
+              f" {mb(smaps_after['Shared_Dirty']):.1f} MB; LLVM (JIT) mapped:"
+              f" {', '.join(mapped_libraries(pid, 'llvm')) or 'no'}")
     end = d.proc_status(pid)
     alerts(conn, ids, 1, lambda: memory_contexts(conn, pid, "after the rounds"))
     d.empty_queue(conn)
