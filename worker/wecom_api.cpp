@@ -104,6 +104,25 @@ bool classify_http(const HttpResponse &response, WecomOutcome &outcome) {
     return true;
 }
 
+constexpr const char *kUnreadableReply = "the WeChat API gave an answer that could not be read";
+
+// The errcodes any WeCom call may give when it should simply be tried again later.
+bool classify_busy(int errcode, WecomOutcome &outcome) {
+    switch (errcode) {
+    case -1:
+        outcome = {WecomOutcomeKind::retry, "WeCom was busy"};
+        return true;
+    case 45009:
+        outcome = {WecomOutcomeKind::retry, "WeCom's frequency limit was reached"};
+        return true;
+    case 45033:
+        outcome = {WecomOutcomeKind::retry, "WeCom's concurrency limit was reached"};
+        return true;
+    default:
+        return false;
+    }
+}
+
 } // namespace
 
 bool valid_wecom_user_id(std::string_view user_id) {
@@ -173,18 +192,14 @@ WecomOutcome classify_wecom_send(const HttpResponse &response, const WecomSendRe
     if (classify_http(response, outcome))
         return outcome;
     if (!reply.readable)
-        return {K::retry, "the WeChat API gave an answer that could not be read"};
+        return {K::retry, kUnreadableReply};
+    if (classify_busy(reply.errcode, outcome))
+        return outcome;
 
     std::string code = " (errcode " + std::to_string(reply.errcode) + ")";
     switch (reply.errcode) {
     case 0:
         return {K::ok, ""};
-    case -1:
-        return {K::retry, "WeCom was busy"};
-    case 45009:
-        return {K::retry, "WeCom's frequency limit was reached"};
-    case 45033:
-        return {K::retry, "WeCom's concurrency limit was reached"};
     case 40014:
     case 42001:
     case 40001:
@@ -215,18 +230,14 @@ WecomOutcome classify_wecom_token(const HttpResponse &response, const WecomToken
         return outcome;
     }
     if (!reply.readable)
-        return {K::retry, "the WeChat API gave an answer that could not be read"};
+        return {K::retry, kUnreadableReply};
+    if (classify_busy(reply.errcode, outcome))
+        return outcome;
     switch (reply.errcode) {
     case 0:
         if (reply.access_token.empty())
-            return {K::retry, "the WeChat API gave an answer that could not be read"};
+            return {K::retry, kUnreadableReply};
         return {K::ok, ""};
-    case -1:
-        return {K::retry, "WeCom was busy"};
-    case 45009:
-        return {K::retry, "WeCom's frequency limit was reached"};
-    case 45033:
-        return {K::retry, "WeCom's concurrency limit was reached"};
     case 40013:
     case 40001:
     case 40091:
