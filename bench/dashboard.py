@@ -17,6 +17,10 @@ Trigger cost: 100,000 deliveries set from processing to complete in batches
 of 500, one transaction each, with an UPDATE ... FROM unnest like the
 dispatcher's, on messaging.delivery (counter triggers on) versus a copy of the
 table with the same rows and indexes and no triggers, alternating, RUNS each.
+Before each timed run the table's rows are set back to processing, the table and
+messaging.dispatch vacuumed and a checkpoint taken, so that no run pays for the
+dead rows of the one before it or has autovacuum start in its middle (unsettled,
+single runs varied from -60% to +260%).
 
     dashboard.py DBNAME RUNS
 """
@@ -147,9 +151,12 @@ def reset(conn, table, ids):
     with conn.cursor() as cur:
         cur.execute(f"UPDATE {table} SET status = 'processing', error = NULL "
                     f"WHERE delivery_id = ANY(%s::bigint[])", (ids,))
-        if table != "messaging.delivery":
-            return conn.commit()
     conn.commit()
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"VACUUM {table}, messaging.dispatch")
+        cur.execute("CHECKPOINT")
+    conn.autocommit = False
 
 
 def copy_table(conn):

@@ -24,94 +24,20 @@ CREATE TRIGGER dispatch_counters_start_at_zero
     BEFORE INSERT ON messaging.dispatch
     FOR EACH ROW EXECUTE FUNCTION messaging._dispatch_counters_start_at_zero();
 
--- Applies one statement's net counter changes to its dispatches. The statement's
--- delivery rows are summed per dispatch first, so a batch of hundreds of rows costs
--- one dispatch update; dispatches are updated in dispatch_id order, so writers that
--- touch several dispatches take their row locks in the same order and never deadlock
--- each other. Counts are adjusted relative to the row's current value, which under
--- concurrent writers is re-read after the lock wait, so no change is ever lost.
--- `updated_at` moves (never backwards) when a delivery changed status or was rerun.
+-- Applies one statement's net counter changes to its dispatches (C++, in
+-- extension/delivery_counts.cpp). The statement's delivery rows are netted per
+-- dispatch first, so a batch of hundreds of rows costs one dispatch update; a row
+-- whose dispatch, status and run did not change counts for nothing. Dispatches are
+-- updated in dispatch_id order, so writers that touch several dispatches take their
+-- row locks in the same order and never deadlock each other. Counts are adjusted
+-- relative to the row's current value, which under concurrent writers is re-read
+-- after the lock wait, so no change is ever lost. `updated_at` moves (never
+-- backwards) when a delivery changed status or was rerun.
 CREATE FUNCTION messaging._count_deliveries()
 RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE c
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    changes refcursor;
-    change record;
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        OPEN changes FOR
-            SELECT n.dispatch_id,
-                   count(*) AS messages,
-                   count(*) FILTER (WHERE n.status = 'not_started') AS not_started,
-                   count(*) FILTER (WHERE n.status = 'processing') AS processing,
-                   count(*) FILTER (WHERE n.status = 'complete') AS complete,
-                   count(*) FILTER (WHERE n.status = 'failed') AS failed,
-                   false AS touched
-            FROM new_deliveries n
-            GROUP BY n.dispatch_id
-            ORDER BY n.dispatch_id;
-
-    ELSIF TG_OP = 'DELETE' THEN
-        OPEN changes FOR
-            SELECT o.dispatch_id,
-                   -count(*) AS messages,
-                   -count(*) FILTER (WHERE o.status = 'not_started') AS not_started,
-                   -count(*) FILTER (WHERE o.status = 'processing') AS processing,
-                   -count(*) FILTER (WHERE o.status = 'complete') AS complete,
-                   -count(*) FILTER (WHERE o.status = 'failed') AS failed,
-                   false AS touched
-            FROM old_deliveries o
-            GROUP BY o.dispatch_id
-            ORDER BY o.dispatch_id;
-
-    ELSE
-        -- Each row's old version counts -1 and its new one +1; a row whose dispatch,
-        -- status and run did not change cancels out and is dropped. Grouping rather
-        -- than joining the two transition tables keeps this linear in the batch size
-        -- whatever plan is cached.
-        OPEN changes FOR
-            WITH moves AS (
-                SELECT v.dispatch_id, v.status, sum(v.n) AS n
-                FROM (SELECT nd.delivery_id, nd.dispatch_id, nd.status, nd.run, 1 AS n
-                      FROM new_deliveries nd
-                      UNION ALL
-                      SELECT od.delivery_id, od.dispatch_id, od.status, od.run, -1
-                      FROM old_deliveries od) v
-                GROUP BY v.delivery_id, v.dispatch_id, v.status, v.run
-                HAVING sum(v.n) <> 0
-            )
-            SELECT m.dispatch_id,
-                   sum(m.n) AS messages,
-                   coalesce(sum(m.n) FILTER (WHERE m.status = 'not_started'), 0) AS not_started,
-                   coalesce(sum(m.n) FILTER (WHERE m.status = 'processing'), 0) AS processing,
-                   coalesce(sum(m.n) FILTER (WHERE m.status = 'complete'), 0) AS complete,
-                   coalesce(sum(m.n) FILTER (WHERE m.status = 'failed'), 0) AS failed,
-                   true AS touched
-            FROM moves m
-            GROUP BY m.dispatch_id
-            ORDER BY m.dispatch_id;
-    END IF;
-
-    LOOP
-        FETCH changes INTO change;
-        EXIT WHEN NOT FOUND;
-        UPDATE messaging.dispatch d
-        SET messages = d.messages + change.messages,
-            not_started = d.not_started + change.not_started,
-            processing = d.processing + change.processing,
-            complete = d.complete + change.complete,
-            failed = d.failed + change.failed,
-            updated_at = CASE WHEN change.touched
-                              THEN greatest(d.updated_at, statement_timestamp())
-                              ELSE d.updated_at END
-        WHERE d.dispatch_id = change.dispatch_id;
-    END LOOP;
-    CLOSE changes;
-    RETURN NULL;
-END
-$$;
+AS 'MODULE_PATHNAME', 'mis_count_deliveries';
 
 CREATE TRIGGER delivery_counts_insert
     AFTER INSERT ON messaging.delivery

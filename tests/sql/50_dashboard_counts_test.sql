@@ -1,7 +1,7 @@
 -- Dashboard counters follow every delivery through its life, as the worker and
 -- reruns move it, and always add up to the number of recipients.
 BEGIN;
-SELECT plan(32);
+SELECT plan(39);
 
 INSERT INTO messaging.person (person_id, kind, display_name, email, wechat_userid, disabled)
 VALUES (1, 'staff', 'Ann Lee', 'ann@school.example', 'annlee', false),
@@ -126,6 +126,49 @@ SELECT is((SELECT counts FROM counts WHERE dispatch_id = 10), '(3,2,1,0,0)',
 SELECT is((SELECT counts FROM counts WHERE dispatch_id = 11), '(3,1,1,1,0)',
           'a delivery moved in is counted');
 
+-- A rerun that leaves the status as it was still moves updated_at, and nothing else.
+UPDATE messaging.dispatch SET updated_at = '2020-01-01 10:00+00' WHERE dispatch_id = 11;
+UPDATE messaging.delivery SET run = run + 1 WHERE delivery_id = 111;
+SELECT is((SELECT counts FROM counts WHERE dispatch_id = 11), '(3,1,1,1,0)',
+          'a new run in the same status moves no count');
+SELECT cmp_ok((SELECT updated_at FROM counts WHERE dispatch_id = 11), '>',
+              '2020-01-01 10:00+00'::timestamptz, 'a new run moves updated_at');
+
+-- A statement of many rows, in any mix of statuses and dispatches, nets exactly.
+INSERT INTO messaging.message (message_id, subject, body, sent_by)
+VALUES (2, 'Fees', 'Fees are due.', 'alice');
+INSERT INTO messaging.dispatch (dispatch_id, message_id, channel, sent_by)
+VALUES (20, 2, 'email', 'alice'), (21, 2, 'alert', 'alice');
+INSERT INTO messaging.delivery (delivery_id, dispatch_id, person_id)
+SELECT 1000 + p, 20 + p % 2, p FROM generate_series(1, 1500) p;
+SELECT is((SELECT string_agg(counts, ' ' ORDER BY dispatch_id) FROM counts
+           WHERE dispatch_id IN (20, 21)),
+          '(750,750,0,0,0) (750,750,0,0,0)', 'a bulk insert counts every row');
+UPDATE messaging.delivery
+SET status = (ARRAY['processing', 'complete', 'failed'])[1 + person_id % 3]::messaging.delivery_status
+WHERE dispatch_id IN (20, 21) AND person_id <= 1200;
+SELECT is((SELECT string_agg(counts, ' ' ORDER BY dispatch_id) FROM counts
+           WHERE dispatch_id IN (20, 21)),
+          '(750,150,200,200,200) (750,150,200,200,200)',
+          'a bulk update of 1,200 rows over two dispatches nets per status');
+
+-- The counter function refuses to run where it cannot count.
+CREATE TEMP TABLE not_deliveries (delivery_id bigint);
+CREATE TRIGGER wrong_level AFTER INSERT ON not_deliveries
+    FOR EACH ROW EXECUTE FUNCTION messaging._count_deliveries();
+SELECT throws_ok('INSERT INTO not_deliveries VALUES (1)', '39P01',
+                 'messaging._count_deliveries() must fire AFTER, FOR EACH STATEMENT',
+                 'the counter function refuses to fire per row');
+DROP TRIGGER wrong_level ON not_deliveries;
+CREATE TRIGGER no_tables AFTER INSERT ON messaging.delivery
+    FOR EACH STATEMENT EXECUTE FUNCTION messaging._count_deliveries();
+SELECT throws_ok('INSERT INTO messaging.delivery (dispatch_id, person_id) VALUES (20, 9999)',
+                 '39P01', NULL, 'the counter function refuses to fire without transition tables');
+DROP TRIGGER no_tables ON messaging.delivery;
+SELECT throws_ok('SELECT messaging._count_deliveries()', '39P01',
+                 'messaging._count_deliveries() must be called as a trigger',
+                 'the counter function cannot be called as a function');
+
 -- The counters equal a count of the deliveries themselves.
 SELECT results_eq(
     'SELECT dispatch_id, messages::bigint, not_started::bigint, processing::bigint,
@@ -146,7 +189,7 @@ SELECT ok((SELECT ok FROM counts_add_up), 'the counts still add up after deletes
 
 TRUNCATE messaging.delivery;
 SELECT is((SELECT string_agg(counts, ' ' ORDER BY dispatch_id) FROM counts),
-          '(0,0,0,0,0) (0,0,0,0,0)', 'truncating the deliveries empties every dispatch');
+          '(0,0,0,0,0) (0,0,0,0,0) (0,0,0,0,0) (0,0,0,0,0)', 'truncating the deliveries empties every dispatch');
 
 -- Counters are written by the trigger functions, never by hand through the API.
 SELECT is((SELECT count(*)::int FROM pg_trigger
