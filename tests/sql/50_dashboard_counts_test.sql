@@ -145,7 +145,8 @@ SELECT is((SELECT string_agg(counts, ' ' ORDER BY dispatch_id) FROM counts
            WHERE dispatch_id IN (20, 21)),
           '(750,750,0,0,0) (750,750,0,0,0)', 'a bulk insert counts every row');
 UPDATE messaging.delivery
-SET status = (ARRAY['processing', 'complete', 'failed'])[1 + person_id % 3]::messaging.delivery_status
+SET status = (ARRAY['processing', 'complete', 'failed']::messaging.delivery_status[])
+                 [1 + person_id % 3]
 WHERE dispatch_id IN (20, 21) AND person_id <= 1200;
 SELECT is((SELECT string_agg(counts, ' ' ORDER BY dispatch_id) FROM counts
            WHERE dispatch_id IN (20, 21)),
