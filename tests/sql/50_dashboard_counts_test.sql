@@ -1,7 +1,7 @@
 -- Dashboard counters follow every delivery through its life, as the worker and
 -- reruns move it, and always add up to the number of recipients.
 BEGIN;
-SELECT plan(39);
+SELECT plan(41);
 
 INSERT INTO messaging.person (person_id, kind, display_name, email, wechat_userid, disabled)
 VALUES (1, 'staff', 'Ann Lee', 'ann@school.example', 'annlee', false),
@@ -153,6 +153,27 @@ SELECT is((SELECT string_agg(counts, ' ' ORDER BY dispatch_id) FROM counts
           '(750,150,200,200,200) (750,150,200,200,200)',
           'a bulk update of 1,200 rows over two dispatches nets per status');
 
+-- INSERT ... ON CONFLICT DO UPDATE and MERGE count each of their actions.
+INSERT INTO messaging.dispatch (dispatch_id, message_id, channel, sent_by)
+VALUES (22, 2, 'wechat', 'alice');
+INSERT INTO messaging.delivery (delivery_id, dispatch_id, person_id)
+VALUES (5001, 22, 1), (5002, 22, 2);
+INSERT INTO messaging.delivery (delivery_id, dispatch_id, person_id, status)
+VALUES (5002, 22, 2, 'complete'), (5003, 22, 3, 'failed')
+ON CONFLICT (delivery_id) DO UPDATE SET status = excluded.status;
+SELECT is((SELECT counts FROM counts WHERE dispatch_id = 22), '(3,1,0,1,1)',
+          'an upsert counts its insert and its update');
+MERGE INTO messaging.delivery d
+USING (VALUES (5001::bigint, 'processing'::messaging.delivery_status),
+              (5003, 'complete'), (5004, 'failed')) AS v(id, status)
+ON d.delivery_id = v.id
+WHEN MATCHED AND v.id = 5003 THEN DELETE
+WHEN MATCHED THEN UPDATE SET status = v.status
+WHEN NOT MATCHED THEN INSERT (delivery_id, dispatch_id, person_id, status)
+                      VALUES (v.id, 22, 4, v.status);
+SELECT is((SELECT counts FROM counts WHERE dispatch_id = 22), '(3,0,1,1,1)',
+          'a MERGE counts its update, delete and insert');
+
 -- The counter function refuses to run where it cannot count.
 CREATE TEMP TABLE not_deliveries (delivery_id bigint);
 CREATE TRIGGER wrong_level AFTER INSERT ON not_deliveries
@@ -190,7 +211,8 @@ SELECT ok((SELECT ok FROM counts_add_up), 'the counts still add up after deletes
 
 TRUNCATE messaging.delivery;
 SELECT is((SELECT string_agg(counts, ' ' ORDER BY dispatch_id) FROM counts),
-          '(0,0,0,0,0) (0,0,0,0,0) (0,0,0,0,0) (0,0,0,0,0)', 'truncating the deliveries empties every dispatch');
+          '(0,0,0,0,0) (0,0,0,0,0) (0,0,0,0,0) (0,0,0,0,0) (0,0,0,0,0)',
+          'truncating the deliveries empties every dispatch');
 
 -- Counters are written by the trigger functions, never by hand through the API.
 SELECT is((SELECT count(*)::int FROM pg_trigger
