@@ -22,10 +22,23 @@ messaging.dispatch vacuumed and a checkpoint taken, so that no run pays for the
 dead rows of the one before it or has autovacuum start in its middle (unsettled,
 single runs varied from -60% to +260%).
 
+Then, where perf is installed (package linux-perf), one more untimed round with
+the triggers runs under `perf record --call-graph dwarf` on the backend, and the
+note gives the shares of the backend's CPU time spent in the statement-level
+triggers (AfterTriggerEndQuery), in the dispatch updates they run
+(SPI_execute_plan) and in capturing the old and new rows (ExecARUpdateTriggers).
+
     dashboard.py DBNAME RUNS
 """
 
+import os
+import re
+import shutil
+import signal
+import subprocess
 import sys
+import tempfile
+import time
 
 import benchlib as b
 
@@ -198,6 +211,42 @@ def check_counters(conn):
         b.fail(f"{wrong} dispatches' counters do not match their deliveries")
 
 
+PROFILED = [("AfterTriggerEndQuery", "counter trigger"),
+            ("SPI_execute_plan", "its dispatch updates"),
+            ("ExecARUpdateTriggers", "capturing old and new rows")]
+
+
+def profile(conn, ids):
+    """Shares of the backend's CPU time in one more round with the triggers, by perf."""
+    if shutil.which("perf") is None:
+        b.log("  perf is not installed (package linux-perf): no profile")
+        return ""
+    reset(conn, "messaging.delivery", ids)
+    with tempfile.TemporaryDirectory() as folder:
+        data = os.path.join(folder, "perf.data")
+        recorder = subprocess.Popen(
+            ["perf", "record", "--call-graph", "dwarf,65528", "-F", "1000", "-o", data,
+             "-p", str(conn.get_backend_pid())],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)  # until perf is attached
+        updated = complete_in_batches(conn, "messaging.delivery", ids)
+        recorder.send_signal(signal.SIGINT)
+        recorder.wait()
+        if updated != len(ids):
+            b.fail(f"profiled round: {updated} rows updated, expected {len(ids)}")
+        report = subprocess.run(["perf", "report", "-i", data, "--children", "--sort", "symbol",
+                                 "-g", "none", "--stdio"],
+                                capture_output=True, text=True).stdout
+    shares = {}
+    for line in report.splitlines():
+        found = re.match(r"\s*([\d.]+)%\s+[\d.]+%\s+\[\.\]\s+(\S+)", line)
+        if found:
+            shares.setdefault(found.group(2), float(found.group(1)))
+    text = ", ".join(f"{label} {shares.get(symbol, 0.0):.1f}%" for symbol, label in PROFILED)
+    b.log(f"  perf, share of the backend's CPU time: {text}")
+    return f"; perf, share of the backend's CPU time: {text}"
+
+
 def trigger_cost(conn, runs):
     ids = prepare_updates(conn)
     reset(conn, "messaging.delivery", ids)
@@ -213,10 +262,12 @@ def trigger_cost(conn, runs):
             if run:
                 (with_triggers if table == "messaging.delivery" else without).append(seconds)
     check_counters(conn)
+    profiled = profile(conn, ids)
+    check_counters(conn)
     with conn.cursor() as cur:
         cur.execute("DROP TABLE public.delivery_copy")
     conn.commit()
-    return b.median(with_triggers), b.median(without)
+    return b.median(with_triggers), b.median(without), profiled
 
 
 def main():
@@ -241,12 +292,12 @@ def main():
                  baseline_name="one plain SQL query", met=worst < PAGE_TARGET_MS,
                  note=f"worst: {name}; " + note)
 
-    with_t, without_t = trigger_cost(admin, runs)
+    with_t, without_t, profiled = trigger_cost(admin, runs)
     extra = with_t / without_t - 1
     b.record(f"{UPDATES:,} status updates in batches of {BATCH}, counter triggers on",
              with_t * 1000, "ms", f"<= {TRIGGER_TARGET:.0%} extra", runs,
              baseline=without_t * 1000, baseline_name="copy of the table, no triggers",
-             met=extra <= TRIGGER_TARGET, note=f"{extra:+.0%} for the counters")
+             met=extra <= TRIGGER_TARGET, note=f"{extra:+.0%} for the counters{profiled}")
     with admin.cursor() as cur:
         cur.execute("TRUNCATE messaging.message CASCADE")
     admin.commit()
