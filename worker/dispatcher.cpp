@@ -53,6 +53,10 @@ constexpr int record_tries = 3;
 // After an error in the loop, wait this long, doubling up to the maximum.
 constexpr long error_backoff_first_ms = 1000;
 constexpr long error_backoff_max_ms = 60000;
+// When deliveries are due but none could be claimed (their rows or their
+// dispatch's row held by another transaction), look again after this long; a
+// rerun that commits wakes the dispatcher sooner.
+constexpr long held_retry_ms = 1000;
 
 // What pg_stat_activity shows as the dispatcher's query in each step.
 const char *const step_claiming = "mis_messaging: claiming deliveries";
@@ -383,7 +387,7 @@ long Dispatcher::step() {
     waiting_for_ = step_waiting;
     log_configuration_problems(batch.configuration_problems);
     if (batch.claimed == 0)
-        return batch.next_due_ms;
+        return batch.next_due_ms == 0 ? held_retry_ms : batch.next_due_ms;
 
     with_state([&](mis::WorkerState &state) { state.failed_total += batch.failed_at_claim; });
     if (!batch.sending.empty()) {
@@ -792,6 +796,11 @@ void mis_dispatcher_main(Datum main_arg) {
     // once the tables look large costs more time than it saves, and loading LLVM
     // adds some 10 MB of private memory and 46 MB of mapped library for good.
     SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+    // Its transactions are written for read committed, read-write, with every
+    // trigger firing, whatever the server's defaults say.
+    SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("session_replication_role", "origin", PGC_SUSET, PGC_S_OVERRIDE);
 
     loop_context = AllocSetContextCreate(TopMemoryContext, "mis_messaging dispatcher loop",
                                          ALLOCSET_DEFAULT_SIZES);

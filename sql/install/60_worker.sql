@@ -16,13 +16,18 @@ SET search_path = pg_catalog, pg_temp
 -- read and sort the whole queue for every batch.
 SET enable_bitmapscan = off
 AS $$
+    -- A delivery is claimed only with its dispatch's row, which the counter trigger
+    -- updates: deliveries of a dispatch that another transaction holds (a rerun
+    -- not yet committed, say) wait for the next turn instead of stalling the batch.
     WITH due AS (
         SELECT d.delivery_id, d.dispatch_id, d.person_id, d.attempts, d.run
         FROM messaging.delivery d
+        JOIN messaging.dispatch s ON s.dispatch_id = d.dispatch_id
         WHERE d.status = 'not_started' AND d.next_attempt_at <= now()
         ORDER BY d.next_attempt_at, d.delivery_id
         LIMIT batch_size
-        FOR UPDATE SKIP LOCKED
+        FOR UPDATE OF d SKIP LOCKED
+        FOR NO KEY UPDATE OF s SKIP LOCKED
     ), examined AS MATERIALIZED ( -- each person checked once
         SELECT due.delivery_id, s.message_id, s.channel, due.person_id, p.display_name,
                due.attempts, due.run,

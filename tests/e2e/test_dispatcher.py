@@ -322,6 +322,48 @@ def test_enabled_off_pauses_and_on_resumes(cluster, db):
     assert log.count("dispatcher resumed") == 1
 
 
+def test_a_dispatch_held_by_an_open_transaction_stalls_no_other_message(cluster, db):
+    log_before = len(cluster.log())
+    set_params(db, enabled="off")
+    wait_for(lambda: "dispatcher paused" in cluster.log()[log_before:], 5)
+    held = queue(db, "alert", [1, 2], subject="Held")
+    # An open transaction holding the dispatch row, as a rerun not yet committed does.
+    holder = psycopg2.connect(db.dsn)
+    holder.cursor().execute("SELECT 1 FROM messaging.dispatch WHERE dispatch_id = %s"
+                            " FOR NO KEY UPDATE", (held,))
+    try:
+        set_params(db, enabled="on")
+        other = queue(db, "alert", [1], subject="Other")
+        wait_for(lambda: settled(db, other), 2)
+        assert statuses(db, other) == [(1, "complete", 1, None)]
+        time.sleep(1.5)  # the dispatcher looks again, and leaves the held one alone
+        assert statuses(db, held) == [(1, "not_started", 0, None), (2, "not_started", 0, None)]
+        assert one(db, "SELECT last_error FROM messaging.worker_status") is None
+    finally:
+        holder.rollback()
+        holder.close()
+    wait_for(lambda: settled(db, held), 3)
+    assert statuses(db, held) == [(1, "complete", 1, None), (2, "complete", 1, None)]
+
+
+def test_the_servers_transaction_defaults_do_not_reach_the_dispatcher(db):
+    for name, value in (("default_transaction_isolation", "serializable"),
+                        ("default_transaction_read_only", "on"),
+                        ("session_replication_role", "replica")):
+        db.cursor().execute("ALTER SYSTEM SET %s = %%s" % name, (value,))
+    db.cursor().execute("SELECT pg_reload_conf()")
+    time.sleep(0.5)
+    db.cursor().execute("SET default_transaction_read_only = off")
+    db.cursor().execute("SET session_replication_role = origin")
+    dispatch = queue(db, "alert", [1, 2])
+    wait_for(lambda: settled(db, dispatch), 3)
+    assert statuses(db, dispatch) == [(1, "complete", 1, None), (2, "complete", 1, None)]
+    assert rows(db, "SELECT messages, not_started, processing, complete, failed"
+                    " FROM messaging.dispatch WHERE dispatch_id = %s", (dispatch,)) == [
+        (2, 0, 0, 2, 0)]
+    assert one(db, "SELECT last_error FROM messaging.worker_status") is None
+
+
 def test_reload_is_logged_and_the_new_batch_size_applies(cluster, db):
     log_before = len(cluster.log())
     set_params(db, enabled="off")
