@@ -35,6 +35,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    given text;
     acting text;
 BEGIN
     IF NOT messaging._has_granted_role(
@@ -42,13 +43,17 @@ BEGIN
         RETURN session_user;
     END IF;
 
-    acting := nullif(btrim(messaging._sender_setting()), '');
+    given := messaging._sender_setting();
+    acting := nullif(btrim(given), '');
     IF acting IS NULL OR acting !~ '[^[:space:]]' THEN
         RAISE EXCEPTION 'messaging.sender is not set'
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('Role %s is a member of messaging_app, which acts for its '
+                  DETAIL = CASE WHEN given IS NULL
+                      THEN format('Role %s is a member of messaging_app, which acts for its '
                                   'own users; a value from an earlier transaction or a '
-                                  'default does not count.', session_user),
+                                  'default does not count.', session_user)
+                      ELSE 'It was set in this transaction, but to an empty or blank name.'
+                  END,
                   HINT = 'Name the acting user in each transaction with '
                          'SET LOCAL messaging.sender = ''...''.';
     END IF;

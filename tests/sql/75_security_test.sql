@@ -3,7 +3,21 @@
 -- through the caller's search_path, and the sender identity cannot be borrowed.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(77);
+SELECT plan(78);
+
+-- The DETAIL of the error a statement raises (NULL if it raises none).
+CREATE FUNCTION pg_temp.error_detail(statement text) RETURNS text
+LANGUAGE plpgsql AS $f$
+DECLARE
+    detail text;
+BEGIN
+    EXECUTE statement;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+    RETURN detail;
+END
+$f$;
 \ir fixtures/school.sql
 
 -- pgTAP keeps its state in temporary tables; let the test roles write to them.
@@ -493,6 +507,9 @@ SET SESSION AUTHORIZATION t_app;
 SET LOCAL messaging.sender = E' \t';
 SELECT throws_ok($$SELECT messaging.group_types('pupil')$$, '22023',
     'messaging.sender is not set', 'a blank messaging.sender names nobody');
+SELECT is(pg_temp.error_detail($$SELECT messaging.group_types('pupil')$$),
+    'It was set in this transaction, but to an empty or blank name.',
+    'a blank messaging.sender is told apart from a missing one');
 SET LOCAL messaging.sender = 't_alice';
 SELECT results_eq('SELECT dispatch_id FROM messaging.dashboard ORDER BY 1',
     $$SELECT dispatch_id FROM messaging.dispatch WHERE sent_by = 't_alice' ORDER BY 1$$,
