@@ -46,12 +46,14 @@ struct TransitionReader {
 };
 
 // Applies one dispatch's change: counts move relative to the locked row, and
-// updated_at moves forward when a delivery changed status or was rerun.
+// updated_at moves forward when a delivery changed status or was rerun. It takes
+// the time of this update, not of the statement: a statement that waited for the
+// row behind a later one still moves it.
 constexpr const char *update_dispatch_sql =
     "UPDATE messaging.dispatch SET messages = messages + $2, "
     "not_started = not_started + $3, processing = processing + $4, "
     "complete = complete + $5, failed = failed + $6, "
-    "updated_at = CASE WHEN $7 THEN greatest(updated_at, statement_timestamp()) "
+    "updated_at = CASE WHEN $7 THEN greatest(updated_at, clock_timestamp()) "
     "ELSE updated_at END "
     "WHERE dispatch_id = $1";
 

@@ -1,7 +1,7 @@
 -- Dashboard counters follow every delivery through its life, as the worker and
 -- reruns move it, and always add up to the number of recipients.
 BEGIN;
-SELECT plan(41);
+SELECT plan(42);
 
 INSERT INTO messaging.person (person_id, kind, display_name, email, wechat_userid, disabled)
 VALUES (1, 'staff', 'Ann Lee', 'ann@school.example', 'annlee', false),
@@ -133,6 +133,27 @@ SELECT is((SELECT counts FROM counts WHERE dispatch_id = 11), '(3,1,1,1,0)',
           'a new run in the same status moves no count');
 SELECT cmp_ok((SELECT updated_at FROM counts WHERE dispatch_id = 11), '>',
               '2020-01-01 10:00+00'::timestamptz, 'a new run moves updated_at');
+
+-- Two status changes within one statement's time each move updated_at.
+CREATE FUNCTION pg_temp.two_changes() RETURNS boolean LANGUAGE plpgsql AS $f$
+DECLARE
+    first timestamptz;
+BEGIN
+    UPDATE messaging.delivery
+    SET status = CASE WHEN status = 'failed' THEN 'complete'
+                      ELSE 'failed' END::messaging.delivery_status
+    WHERE delivery_id = 111;
+    first := (SELECT updated_at FROM messaging.dispatch WHERE dispatch_id = 11);
+    PERFORM pg_sleep(0.01);
+    UPDATE messaging.delivery
+    SET status = CASE WHEN status = 'failed' THEN 'complete'
+                      ELSE 'failed' END::messaging.delivery_status
+    WHERE delivery_id = 111;
+    RETURN (SELECT updated_at FROM messaging.dispatch WHERE dispatch_id = 11) > first;
+END
+$f$;
+SELECT ok(pg_temp.two_changes(), 'each status change moves updated_at, even within one call');
+UPDATE messaging.delivery SET status = 'not_started' WHERE delivery_id = 111;
 
 -- A statement of many rows, in any mix of statuses and dispatches, nets exactly.
 INSERT INTO messaging.message (message_id, subject, body, sent_by)
