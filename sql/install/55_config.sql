@@ -20,6 +20,23 @@ BEGIN
         RAISE EXCEPTION '% must not contain control characters', argument
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM messaging._require_length(value, argument);
+END
+$$;
+
+-- Refuses a channel setting longer than any real one (2,000 characters).
+CREATE FUNCTION messaging._require_length(value text, argument text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF char_length(value) > 2000 THEN
+        RAISE EXCEPTION '% is too long', argument
+            USING ERRCODE = 'string_data_right_truncation',
+                  DETAIL = format('It has %s characters; at most 2000 are allowed.',
+                                  char_length(value));
+    END IF;
 END
 $$;
 
@@ -143,6 +160,7 @@ BEGIN
     IF login IS NOT NULL THEN
         PERFORM messaging._require_setting(login, 'username');
     END IF;
+    PERFORM messaging._require_length(secret, 'password');
     IF secret ~ '[\r\n]' THEN
         RAISE EXCEPTION 'password must not contain line breaks'
             USING ERRCODE = 'invalid_parameter_value';

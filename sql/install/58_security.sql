@@ -69,5 +69,6 @@ REVOKE ALL ON FUNCTION
     messaging._count_deliveries(),
     messaging._zero_counts(),
     messaging._require_admin(),
-    messaging._require_setting(text, text)
+    messaging._require_setting(text, text),
+    messaging._require_length(text, text)
     FROM PUBLIC;

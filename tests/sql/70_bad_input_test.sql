@@ -5,7 +5,7 @@
 -- always comes before writing.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(182);
+SELECT plan(186);
 \ir fixtures/school.sql
 
 -- pgTAP keeps its state in temporary tables; let the test roles write to them.
@@ -623,6 +623,16 @@ SELECT pg_temp.refused(
 SELECT pg_temp.refused($$SELECT messaging.configure_wecom('ww1', 1, 'x', 'https://企业.example')$$,
     '22023', 'api_base must be an https:// or http:// URL',
     'configure_wecom: a host name that is not ASCII (its xn-- form is accepted)');
+SELECT pg_temp.refused(
+    format($$SELECT messaging.configure_wecom(%L, 1, 'x')$$, repeat('w', 2001)), '22001',
+    'corp_id is too long', 'configure_wecom: a corp_id of 2,001 characters');
+SELECT pg_temp.refused(
+    format($$SELECT messaging.configure_wecom('ww1', 1, 'x', %L)$$,
+           'https://qyapi.example/' || repeat('a', 1979)), '22001',
+    'api_base is too long', 'configure_wecom: an api_base of 2,001 characters');
+SELECT lives_ok(format($$SELECT messaging.configure_wecom(%L, 1, 'x')$$, repeat('w', 2000)),
+    'configure_wecom: a corp_id of 2,000 characters is accepted');
+SELECT messaging.configure_wecom('ww0123456789', 1000002, 'wecom-s3cret');
 SELECT pg_temp.refused($$SELECT messaging.configure_wecom('ww1', 1, 'x')$$, '42501', NULL,
     'configure_wecom: a sender may not configure', 't_sender');
 SELECT pg_temp.refused($$SELECT messaging.configure_wecom('ww1', 1, 'x')$$, '22023',
@@ -652,6 +662,10 @@ SELECT pg_temp.refused(
                                       E'o@s.example\r\nBcc: x@y.example')$$,
     '22023', 'mail_from must not contain control characters',
     'configure_smtp: a mail_from that would add a header');
+SELECT pg_temp.refused(
+    format($$SELECT messaging.configure_smtp('smtps://mail.example', 'o@s.example', 'office',
+                                             %L)$$, repeat('p', 2001)),
+    '22001', 'password is too long', 'configure_smtp: a password of 2,001 characters');
 SELECT pg_temp.refused(
     $$SELECT messaging.configure_smtp('smtps://mail.example', 'o@s.example', 'office',
                                       E'pw\nRCPT TO:<x@y.example>')$$,
