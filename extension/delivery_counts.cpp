@@ -102,12 +102,13 @@ void close_reader(TransitionReader &reader) {
     pg_call([&]() { ExecDropSingleTupleTableSlot(reader.slot); });
 }
 
-int64 int8_column(TupleTableSlot *slot, int column) {
+// A counted column of a delivery row; all of them are NOT NULL.
+Datum counted_column(TupleTableSlot *slot, int column) {
     bool null = false;
     Datum value = slot_getattr(slot, column, &null);
     if (null)
         elog(ERROR, "a delivery row has a NULL counted column");
-    return DatumGetInt64(value);
+    return value;
 }
 
 // Reads up to `max` rows into `rows` and returns how many it read (0 at the end).
@@ -117,11 +118,10 @@ int read_rows(TransitionReader &reader, const Columns &columns, mis::DeliveryRow
         tuplestore_select_read_pointer(reader.store, reader.pointer);
         while (count < max && tuplestore_gettupleslot(reader.store, true, false, reader.slot)) {
             mis::DeliveryRow &row = rows[count];
-            row.delivery_id = int8_column(reader.slot, columns.delivery_id);
-            row.dispatch_id = int8_column(reader.slot, columns.dispatch_id);
-            bool null = false;
-            row.run = DatumGetInt32(slot_getattr(reader.slot, columns.run, &null));
-            Oid status = DatumGetObjectId(slot_getattr(reader.slot, columns.status, &null));
+            row.delivery_id = DatumGetInt64(counted_column(reader.slot, columns.delivery_id));
+            row.dispatch_id = DatumGetInt64(counted_column(reader.slot, columns.dispatch_id));
+            row.run = DatumGetInt32(counted_column(reader.slot, columns.run));
+            Oid status = DatumGetObjectId(counted_column(reader.slot, columns.status));
             row.status = -1;
             for (int i = 0; i < mis::delivery_status_count; i++)
                 if (columns.status_values[i] == status)
