@@ -8,6 +8,7 @@ parameters with ALTER SYSTEM and kill the worker.
 """
 
 import base64
+import contextlib
 import itertools
 import json
 import os
@@ -102,22 +103,29 @@ class Cluster:
             return f.read()
 
 
+@contextlib.contextmanager
+def throwaway_cluster(prefix, database, extension=True, extra_conf=None):
+    """Starts a cluster of its own with tests/cluster.sh (with the extension created
+    in `database` unless told otherwise), yields its folder, and stops it."""
+    directory = world_readable_tempdir(prefix)
+    script = os.path.join(REPO, "tests", "cluster.sh")
+    env = dict(os.environ, MIS_EXTRA_CONF=extra_conf) if extra_conf else None
+    subprocess.run(["bash", script, "start", directory, database], check=True,
+                   stdout=subprocess.DEVNULL, env=env)
+    try:
+        if extension:
+            conn = Cluster(directory).connect()
+            conn.cursor().execute("CREATE EXTENSION mis_messaging")
+            conn.close()
+        yield directory
+    finally:
+        subprocess.run(["bash", script, "stop", directory])
+
+
 @pytest.fixture(scope="session")
 def cluster():
-    directory = world_readable_tempdir("mis_messaging_e2e.")
-    subprocess.run(
-        ["bash", os.path.join(REPO, "tests", "cluster.sh"), "start", directory, "mis_test"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    c = Cluster(directory)
-    try:
-        conn = c.connect()
-        conn.cursor().execute("CREATE EXTENSION mis_messaging")
-        conn.close()
-        yield c
-    finally:
-        subprocess.run(["bash", os.path.join(REPO, "tests", "cluster.sh"), "stop", directory])
+    with throwaway_cluster("mis_messaging_e2e.", "mis_test") as directory:
+        yield Cluster(directory)
 
 
 def has_piece(cur, piece):

@@ -8,36 +8,28 @@ the worker. They queue work by inserting message, dispatch and delivery rows
 
 import os
 import signal
-import subprocess
-import tempfile
 import time
 
 import psycopg2
 import pytest
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+from conftest import Cluster, throwaway_cluster
+
 DATABASE = "mis_dispatch"
 DISPATCHER = "mis_messaging dispatcher"
 LAUNCHER = "mis_messaging launcher"
 
 
-class OwnCluster:
-    def __init__(self, directory):
-        self.dir = directory
-        env = {}
-        with open(os.path.join(directory, "env")) as f:
-            for line in f:
-                for word in line.replace("export ", "").split():
-                    key, _, value = word.partition("=")
-                    env[key] = value.strip("'")
-        self.base = "host={PGHOST} port={PGPORT} user={PGUSER}".format(**env)
+class OwnCluster(Cluster):
+    """A cluster of this module's own, whose connections wait while it restarts."""
 
     def connect(self, dbname=DATABASE, timeout=30):
         """An autocommit connection, waiting while the server restarts."""
+        base = "host={PGHOST} port={PGPORT} user={PGUSER}".format(**self.env)
         deadline = time.time() + timeout
         while True:
             try:
-                conn = psycopg2.connect(self.base + " dbname=" + dbname)
+                conn = psycopg2.connect(base + " dbname=" + dbname)
                 conn.autocommit = True
                 return conn
             except psycopg2.OperationalError:
@@ -46,26 +38,14 @@ class OwnCluster:
                 time.sleep(0.1)
 
     def log(self):
-        with open(os.path.join(self.dir, "server.log"), errors="replace") as f:
-            return f.read()
+        return self.server_log()
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    directory = tempfile.mkdtemp(prefix="mis_messaging_dispatcher.", dir="/tmp")
-    os.chmod(directory, 0o755)
-    script = os.path.join(REPO, "tests", "cluster.sh")
-    env = dict(os.environ, MIS_EXTRA_CONF="max_prepared_transactions = 2")
-    subprocess.run(["bash", script, "start", directory, DATABASE], check=True,
-                   stdout=subprocess.DEVNULL, env=env)
-    try:
-        c = OwnCluster(directory)
-        conn = c.connect()
-        conn.cursor().execute("CREATE EXTENSION mis_messaging")
-        conn.close()
-        yield c
-    finally:
-        subprocess.run(["bash", script, "stop", directory])
+    with throwaway_cluster("mis_messaging_dispatcher.", DATABASE,
+                           extra_conf="max_prepared_transactions = 2") as directory:
+        yield OwnCluster(directory)
 
 
 def one(conn, sql, args=None):

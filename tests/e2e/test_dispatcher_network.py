@@ -7,20 +7,16 @@ gettoken and message/send as told, and records what it received.
 """
 
 import json
-import os
-import subprocess
-import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import urlparse
 
 import pytest
 
+from conftest import throwaway_cluster
 from test_dispatcher import (DATABASE, OwnCluster, dispatcher_pid, one, rows, set_params,
                              settled, statuses, wait_dispatcher, wait_for)
-
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 class StubWecom:
@@ -82,19 +78,8 @@ class StubWecom:
 
 @pytest.fixture(scope="module")
 def cluster():
-    directory = tempfile.mkdtemp(prefix="mis_messaging_network.", dir="/tmp")
-    os.chmod(directory, 0o755)
-    script = os.path.join(REPO, "tests", "cluster.sh")
-    subprocess.run(["bash", script, "start", directory, DATABASE], check=True,
-                   stdout=subprocess.DEVNULL)
-    try:
-        c = OwnCluster(directory)
-        conn = c.connect()
-        conn.cursor().execute("CREATE EXTENSION mis_messaging")
-        conn.close()
-        yield c
-    finally:
-        subprocess.run(["bash", script, "stop", directory])
+    with throwaway_cluster("mis_messaging_network.", DATABASE) as directory:
+        yield OwnCluster(directory)
 
 
 @pytest.fixture

@@ -1,14 +1,12 @@
 """DROP DATABASE of the database the dispatcher serves, with a batch in flight, on a
 cluster of its own (the rest of the suite keeps its database)."""
 
-import os
-import subprocess
 import time
 
 import psycopg2
 import pytest
 
-from conftest import REPO, Cluster, Mis, world_readable_tempdir
+from conftest import Cluster, Mis, throwaway_cluster
 
 PARENTS = [{"person_id": 1, "display_name": "Tom Baker", "wechat_userid": "tom.baker"},
            {"person_id": 2, "display_name": "陈静", "wechat_userid": "ChenJing"}]
@@ -16,14 +14,8 @@ PARENTS = [{"person_id": 1, "display_name": "Tom Baker", "wechat_userid": "tom.b
 
 @pytest.fixture
 def own_cluster():
-    directory = world_readable_tempdir("mis_messaging_dropdb.")
-    script = os.path.join(REPO, "tests", "cluster.sh")
-    subprocess.run(["bash", script, "start", directory, "mis_drop"], check=True,
-                   stdout=subprocess.DEVNULL)
-    try:
+    with throwaway_cluster("mis_messaging_dropdb.", "mis_drop", extension=False) as directory:
         yield Cluster(directory)
-    finally:
-        subprocess.run(["bash", script, "stop", directory])
 
 
 def product(cluster):
