@@ -68,15 +68,19 @@ FROM (VALUES
         zheng liang xie song tang xu han feng deng cao peng zeng xiao tian dong pan yuan cai
         jiang yu ouyang sima'),
     ('zh_female', '
-        秀英 丽 芳 娜 敏 静 婷 雪 欣怡 梓涵 诗涵 子涵 雨桐 可欣 佳怡 思琪 梦瑶 紫萱
-        晓燕 美玲 慧敏 雅琴 凤英 淑珍 一诺 若曦 语嫣 心怡 小红 丹 玉兰 海燕 欣妍 梓萱 佳琪 雨涵'),
+        秀英 丽 芳 娜 敏 静 婷 雪 欣怡 梓涵 诗涵 子涵
+        雨桐 可欣 佳怡 思琪 梦瑶 紫萱 晓燕 美玲 慧敏 雅琴
+        凤英 淑珍 一诺 若曦 语嫣 心怡 小红 丹 玉兰 海燕
+        欣妍 梓萱 佳琪 雨涵'),
     ('zh_female_latin', '
         xiuying li fang na min jing ting xue xinyi zihan shihan zihan yutong kexin jiayi
         siqi mengyao zixuan xiaoyan meiling huimin yaqin fengying shuzhen yinuo ruoxi yuyan
         xinyi xiaohong dan yulan haiyan xinyan zixuan jiaqi yuhan'),
     ('zh_male', '
-        伟 强 磊 军 洋 勇 杰 涛 明 超 浩然 宇轩 子轩 俊杰 博文 天佑 梓豪 皓轩
-        志强 建国 建华 国强 文博 小明 嘉豪 家明 振华 海峰 鹏 亮 宇航 思远 一鸣 子墨 晨阳 俊熙'),
+        伟 强 磊 军 洋 勇 杰 涛 明 超 浩然 宇轩 子轩 俊杰
+        博文 天佑 梓豪 皓轩 志强 建国 建华 国强 文博 小明
+        嘉豪 家明 振华 海峰 鹏 亮 宇航 思远 一鸣 子墨
+        晨阳 俊熙'),
     ('zh_male_latin', '
         wei qiang lei jun yang yong jie tao ming chao haoran yuxuan zixuan junjie bowen
         tianyou zihao haoxuan zhiqiang jianguo jianhua guoqiang wenbo xiaoming jiahao

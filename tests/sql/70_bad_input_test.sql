@@ -620,7 +620,8 @@ SELECT pg_temp.refused(
 SELECT pg_temp.refused(
     $$SELECT messaging.configure_wecom('ww1', 1, 'x', 'https://qyapi.example:99999')$$, '22023',
     'api_base must be an https:// or http:// URL', 'configure_wecom: a port above 65535');
-SELECT pg_temp.refused($$SELECT messaging.configure_wecom('ww1', 1, 'x', 'https://企业.example')$$,
+SELECT pg_temp.refused(
+    $$SELECT messaging.configure_wecom('ww1', 1, 'x', 'https://企业.example')$$,
     '22023', 'api_base must be an https:// or http:// URL',
     'configure_wecom: a host name that is not ASCII (its xn-- form is accepted)');
 SELECT pg_temp.refused(
